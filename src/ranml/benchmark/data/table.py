@@ -1,0 +1,190 @@
+"""The interchange format: a tidy telemetry table with a declared step.
+
+One row per (cell, timestamp); the remaining columns are KPIs (floats). The step is declared, not
+guessed, so that gaps are visible: a missing report is a missing row (or a NaN), never a silent
+shift of the time axis.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ranml.errors import DataError
+
+__all__ = ["CELL", "TIME", "TelemetryTable"]
+
+CELL = "cell_id"
+TIME = "timestamp"
+
+log = logging.getLogger("ranml.benchmark.data")
+
+
+@dataclass(frozen=True)
+class TelemetryTable:
+    """A validated tidy table: ``cell_id``, ``timestamp`` and KPI columns, with a fixed step.
+
+    Parameters
+    ----------
+    frame
+        Columns ``cell_id`` (str), ``timestamp`` (tz-naive UTC datetime64) and numeric KPI columns.
+    step
+        The reporting period (e.g. ``pd.Timedelta("15min")``).
+
+    Use :meth:`from_frame` to build one from untrusted data: it validates and names the problem.
+    """
+
+    frame: pd.DataFrame
+    step: pd.Timedelta
+    attrs: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        step: str | pd.Timedelta,
+        kpis: Sequence[str] | None = None,
+        source: str = "<table>",
+    ) -> TelemetryTable:
+        """Validate ``frame`` and return a table sorted by cell and time.
+
+        Raises
+        ------
+        DataError
+            Missing columns, non-numeric or all-NaN KPI columns, duplicate rows, timestamps that
+            are not on the step grid. The message names the cell/column and the fix.
+        """
+        try:
+            step_td = pd.Timedelta(step)
+        except (ValueError, TypeError):
+            raise DataError(f"{source}: step {step!r} is not a duration; use e.g. '15min'") from None
+        if step_td <= pd.Timedelta(0):
+            raise DataError(f"{source}: step must be positive, got {step!r}")
+        for col in (CELL, TIME):
+            if col not in frame.columns:
+                raise DataError(
+                    f"{source}: column {col!r} is missing (have {list(frame.columns)}); "
+                    "map your columns with a `columns:` mapping in the data config"
+                )
+        kpi_cols = list(kpis) if kpis is not None else [c for c in frame.columns if c not in (CELL, TIME)]
+        if not kpi_cols:
+            raise DataError(f"{source}: no KPI columns besides {CELL!r} and {TIME!r}")
+        missing = [c for c in kpi_cols if c not in frame.columns]
+        if missing:
+            raise DataError(f"{source}: KPI columns {missing} are missing (have {list(frame.columns)})")
+        df = frame[[CELL, TIME, *kpi_cols]].copy()
+        df[CELL] = df[CELL].astype(str)
+        df[TIME] = _to_utc_naive(df[TIME], source)
+        for col in kpi_cols:
+            if not pd.api.types.is_numeric_dtype(df[col]):
+                converted = pd.to_numeric(df[col], errors="coerce")
+                bad = df[col][converted.isna() & df[col].notna()]
+                if len(bad):
+                    raise DataError(
+                        f"{source}: column {col!r} has non-numeric values (first: {bad.iloc[0]!r}); "
+                        "fix or drop those rows"
+                    )
+                df[col] = converted
+            df[col] = df[col].astype("float64")
+            if df[col].isna().all():
+                raise DataError(
+                    f"{source}: column {col!r} is all NaN; drop it from the KPI list or fix the loader mapping"
+                )
+        dup = df.duplicated([CELL, TIME], keep=False)
+        if dup.any():
+            first = df[dup].iloc[0]
+            raise DataError(
+                f"{source}: cell {first[CELL]!r} has {int(dup.sum())} duplicate rows "
+                f"(first at {first[TIME]}); deduplicate or aggregate them before loading"
+            )
+        offgrid = (df[TIME] - df[TIME].min()) % step_td != pd.Timedelta(0)
+        if offgrid.any():
+            first = df[offgrid].iloc[0]
+            raise DataError(
+                f"{source}: cell {first[CELL]!r} has a timestamp {first[TIME]} off the {step_td} grid; "
+                "resample the data to the declared step or declare the right step"
+            )
+        df = df.sort_values([CELL, TIME], kind="stable").reset_index(drop=True)
+        return cls(frame=df, step=step_td, attrs={"source": source})
+
+    @property
+    def kpis(self) -> list[str]:
+        """The KPI column names."""
+        return [c for c in self.frame.columns if c not in (CELL, TIME)]
+
+    @property
+    def cells(self) -> list[str]:
+        """Cell ids in sorted order."""
+        return sorted(self.frame[CELL].unique().tolist())
+
+    def check_monotonic(self) -> None:
+        """Raise if any cell's timestamps go backwards in the stored row order."""
+        backwards = self.frame.groupby(CELL, sort=False)[TIME].diff() <= pd.Timedelta(0)
+        if backwards.any():
+            cell = self.frame[CELL].iloc[int(np.argmax(backwards.to_numpy()))]
+            raise DataError(
+                f"cell {cell!r}: timestamps are not increasing; sort by time and drop duplicates"
+            )
+
+    def to_matrix(self, kpi: str) -> tuple[pd.DatetimeIndex, list[str], np.ndarray]:
+        """Return ``(time index, cells, values[time, cell])`` on the full step grid (gaps = NaN)."""
+        if kpi not in self.frame.columns:
+            raise DataError(f"KPI {kpi!r} is not in the table (have {self.kpis})")
+        wide = self.frame.pivot(index=TIME, columns=CELL, values=kpi)
+        full = pd.date_range(wide.index.min(), wide.index.max(), freq=self.step)
+        wide = wide.reindex(full)
+        return full, [str(c) for c in wide.columns], wide.to_numpy(dtype=np.float64)
+
+    def cell_series(self, cell: str, kpi: str) -> pd.Series:
+        """One cell's KPI on the full step grid (gaps = NaN)."""
+        sub = self.frame[self.frame[CELL] == cell]
+        if sub.empty:
+            raise DataError(f"cell {cell!r} is not in the table")
+        s = sub.set_index(TIME)[kpi]
+        full = pd.date_range(s.index.min(), s.index.max(), freq=self.step)
+        return s.reindex(full)
+
+    def write_parquet(self, path: str | Path) -> None:
+        """Write the table to Parquet, with the step in the file metadata."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(self.frame, preserve_index=False)
+        meta = dict(table.schema.metadata or {})
+        meta[b"ranml.step"] = str(self.step).encode()
+        pq.write_table(table.replace_schema_metadata(meta), str(path))
+
+    @classmethod
+    def read_parquet(cls, path: str | Path, step: str | None = None) -> TelemetryTable:
+        """Read a table written by :meth:`write_parquet` (or any tidy Parquet with ``step`` given)."""
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(str(path))
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{path}: cannot read Parquet: {exc}") from None
+        meta = table.schema.metadata or {}
+        declared = meta.get(b"ranml.step")
+        if step is None and declared is None:
+            raise DataError(f"{path}: no step in the file metadata; pass the step explicitly")
+        return cls.from_frame(table.to_pandas(), step or declared.decode(), source=str(path))  # type: ignore[union-attr]
+
+
+def _to_utc_naive(values: pd.Series, source: str) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        ts = values
+    else:
+        try:
+            ts = pd.to_datetime(values, utc=True)
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"{source}: column {TIME!r} cannot be parsed as time: {exc}") from None
+    if getattr(ts.dt, "tz", None) is not None:
+        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    if ts.isna().any():
+        raise DataError(f"{source}: column {TIME!r} has empty values; drop those rows")
+    return ts.astype("datetime64[ns]")

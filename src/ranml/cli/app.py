@@ -1,0 +1,25 @@
+"""The root ``ranml`` command: composes the command groups, holds no logic of its own."""
+
+from __future__ import annotations
+
+import typer
+
+from ranml.cli import benchmark, data
+
+app = typer.Typer(name="ranml", help="ranml: forecasting models from benchmark to O-RAN apps.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+app.add_typer(benchmark.app, name="benchmark")
+app.add_typer(data.app, name="data")
+
+
+@app.command("version")
+def version() -> None:
+    """Print the ranml version."""
+    from ranml import __version__
+
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

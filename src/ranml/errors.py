@@ -1,0 +1,56 @@
+"""The exception tree of ranml.
+
+Every error ranml raises on purpose derives from :class:`RanmlError`::
+
+    RanmlError
+    ├── ConfigError            a config file or value is wrong (names the field path and the file)
+    ├── DataError              telemetry is unusable (names the cell/column and the fix)
+    ├── ModelError             a model cannot be built, trained or used
+    │   └── UnknownModelError  a model name is not in the zoo (lists the valid ones)
+    ├── BenchmarkError         a benchmark run cannot proceed (results folder, backend)
+    └── DependencyError        an optional dependency is missing (names the extra to install)
+
+Each class carries ``exit_code``: the CLI turns an error into a message and that code.
+"""
+
+from __future__ import annotations
+
+
+class RanmlError(Exception):
+    """Root of every error ranml raises on purpose."""
+
+    exit_code: int = 1
+
+
+class ConfigError(RanmlError):
+    """A configuration file or value is invalid."""
+
+    exit_code = 2
+
+
+class DataError(RanmlError):
+    """Telemetry data cannot be used as given."""
+
+    exit_code = 3
+
+
+class ModelError(RanmlError):
+    """A model cannot be built, trained, exported or used."""
+
+    exit_code = 4
+
+
+class UnknownModelError(ModelError):
+    """A model name is not registered in the zoo."""
+
+
+class BenchmarkError(RanmlError):
+    """A benchmark run cannot proceed."""
+
+    exit_code = 5
+
+
+class DependencyError(RanmlError):
+    """An optional dependency is not installed."""
+
+    exit_code = 6

@@ -1,0 +1,50 @@
+"""Shared test fixtures: optional-dependency gates computed once, small configs, free ports."""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+from pathlib import Path
+
+import pytest
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+HAS_ORT = importlib.util.find_spec("onnxruntime") is not None
+HAS_DASK = importlib.util.find_spec("distributed") is not None
+
+requires_torch = pytest.mark.skipif(not HAS_TORCH, reason="torch not installed: pip install 'ranml[benchmark]'")
+requires_ort = pytest.mark.skipif(not HAS_ORT, reason="onnxruntime not installed: pip install 'ranml[benchmark]'")
+
+TINY_CONFIG = """\
+name: tiny
+seed: 3
+datasets:
+  - name: tiny-city
+    grid: true
+    source: {{kind: synth, cells: 4, days: 6, step: 1h, seed: 5}}
+    windows:
+      input_steps: 24
+      horizon: 2
+      features: [prb_util]
+      max_train_windows: 300
+      max_eval_windows: 100
+models:
+{models}
+train: {{epochs: 2, batch_size: 64, lr: 0.003, patience: 2}}
+kpis: {{latency_calls: 100, warmup: 5, throughput_batch: 8}}
+"""
+
+
+def tiny_config(tmp_path: Path, models: str = "  - name: persistence\n  - name: nlinear\n",
+                name: str = "tiny.yaml") -> Path:
+    """Write the tiny benchmark config with the given ``models:`` block."""
+    path = tmp_path / name
+    path.write_text(TINY_CONFIG.format(models=models))
+    return path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -1,0 +1,58 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from ranml.cli.app import app
+
+runner = CliRunner()
+
+
+def test_data_synth_writes_parquet(tmp_path):
+    out = tmp_path / "s.parquet"
+    res = runner.invoke(app, ["data", "synth", "--cells", "4", "--days", "2", "--step", "15min", "--seed", "3",
+                              "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    from ranml.benchmark.data import TelemetryTable
+
+    t = TelemetryTable.read_parquet(out)
+    assert len(t.cells) == 4 and str(t.step) == "0 days 00:15:00"
+
+
+def test_data_load_milan(tmp_path):
+    raw = tmp_path / "raw.txt"
+    raw.write_text("5\t1383260400000\t39\t1\t\t\t\t2.5\n5\t1383261000000\t39\t\t\t\t\t1.0\n")
+    out = tmp_path / "m.parquet"
+    res = runner.invoke(app, ["data", "load-milan", str(raw), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "1 squares" in res.output
+
+
+def test_config_error_is_clean_with_exit_code(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("datasets: []\nmodels: [{name: lstm}]\n")
+    res = runner.invoke(app, ["benchmark", "run", str(bad), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "bad.yaml:1: datasets" in res.output and "Traceback" not in res.output
+
+
+def test_benchmark_run_and_show(tmp_path):
+    pytest.importorskip("torch", reason="the benchmark trains torch models")
+    from conftest import tiny_config
+
+    cfg = tiny_config(tmp_path, "  - name: persistence\n")
+    out = tmp_path / "o"
+    res = runner.invoke(app, ["benchmark", "run", str(cfg), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "Leaderboard" in res.output and "Selection per control loop" in res.output
+    res = runner.invoke(app, ["benchmark", "show", str(out), "--json"])
+    assert res.exit_code == 0
+    assert json.loads(res.output)["leaderboard"][0]["model"] == "persistence"
+
+
+def test_unknown_backend(tmp_path):
+    from conftest import tiny_config
+
+    res = runner.invoke(app, ["benchmark", "run", str(tiny_config(tmp_path)), "--out", str(tmp_path / "o"),
+                              "--backend", "spark"])
+    assert res.exit_code == 5 and "unknown backend 'spark'" in res.output
