@@ -59,3 +59,30 @@ def test_energy_estimate_is_labelled_and_proportional_to_cpu_time():
     assert r is not None and r.source == "estimate"
     assert r.joules == pytest.approx(10.0 * r.cpu_seconds)
     assert r.cpu_seconds > 0
+
+
+def test_transformer_flops_are_counted_not_fused_away():
+    layer = torch.nn.TransformerEncoderLayer(16, 4, 32, 0.0, batch_first=True)
+    enc = torch.nn.TransformerEncoder(layer, 1, enable_nested_tensor=False).eval()
+    tokens, d = 10, 16
+    linear = tokens * (2 * d * 3 * d + 2 * d * d + 2 * d * 32 * 2)  # QKV, out-projection, FFN
+    assert count_flops(enc, np.zeros((1, tokens, d), np.float32)) >= linear
+
+
+def test_energy_uses_rapl_counters_when_readable(tmp_path, monkeypatch):
+    import ranml.benchmark.energy as energy
+
+    zone = tmp_path / "intel-rapl:0"
+    zone.mkdir()
+    (zone / "energy_uj").write_text("1000000\n")
+    (zone / "max_energy_range_uj").write_text("262143328850\n")
+    monkeypatch.setattr(energy, "_RAPL", tmp_path)
+    assert energy.rapl_available()
+    with energy.EnergyMeter() as m:
+        (zone / "energy_uj").write_text("3500000\n")
+    assert m.reading is not None and m.reading.source == "rapl"
+    assert m.reading.joules == pytest.approx(2.5)
+    # counter wrap-around
+    with energy.EnergyMeter() as m:
+        (zone / "energy_uj").write_text("500000\n")
+    assert m.reading.joules == pytest.approx((262143328850 - 3500000 + 500000) / 1e6)

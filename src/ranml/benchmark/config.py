@@ -46,6 +46,7 @@ class FileSource(RanmlModel):
     step: str | None = None
     columns: dict[str, str] = {}
     kpis: list[str] | None = None
+    sort: bool = False
 
 
 class MilanSource(RanmlModel):

@@ -101,7 +101,7 @@ def _load(cfg: DatasetConfig) -> TelemetryTable:
         return generate(SynthSpec(cells=src.cells, days=src.days, step=src.step, seed=src.seed,
                                   start=src.start, holidays=tuple(src.holidays)))
     if src.kind == "file":
-        return load_table(src.path, src.step, src.columns, src.kpis)
+        return load_table(src.path, src.step, src.columns, src.kpis, sort=src.sort)
     table = load_milan(src.paths)
     if src.squares:
         keep = {str(s) for s in src.squares}

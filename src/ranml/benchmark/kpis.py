@@ -33,7 +33,8 @@ def count_params(module: Any) -> int:
 def count_flops(module: Any, example: np.ndarray) -> int:
     """Floating-point operations of one forward pass on ``example`` (multiply-add = 2 FLOPs).
 
-    torch's ``FlopCounterMode`` counts matrix products, convolutions and attention; recurrent
+    torch's ``FlopCounterMode`` counts matrix products, convolutions and attention (the forward
+    runs with grad enabled so Transformer layers take their unfused path); recurrent
     layers (``nn.LSTM``/``nn.GRU``) run as fused kernels it does not see, so they are added
     analytically: ``2·gates·H·(I+H)`` per step, layer and direction.
     """
@@ -56,7 +57,9 @@ def count_flops(module: Any, example: np.ndarray) -> int:
     hooks = [m.register_forward_hook(rnn_hook) for m in module.modules()
              if isinstance(m, torch.nn.LSTM | torch.nn.GRU)]
     try:
-        with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        # Grad mode on: without it nn.TransformerEncoderLayer takes a fused "fast path" whose
+        # matrix products the counter does not see.
+        with torch.enable_grad(), FlopCounterMode(display=False) as counter:
             module(torch.from_numpy(np.ascontiguousarray(example, dtype=np.float32)))
     finally:
         for h in hooks:

@@ -61,3 +61,22 @@ def test_milan_bad_file(tmp_path):
     raw.write_text("\t1383260400000\t39\t1\t1\t1\t1\t1\n")
     with pytest.raises(DataError, match="bad.txt:1: square_id and time interval are required"):
         load_milan([raw])
+
+
+def test_non_monotonic_timestamps_name_the_cell(tmp_path):
+    p = tmp_path / "kpi.csv"
+    pd.DataFrame({"cell_id": ["x", "x", "x"], "timestamp": ["2026-01-01 00:30", "2026-01-01 00:00", "2026-01-01 00:15"],
+                  "v": [1.0, 2.0, 3.0]}).to_csv(p, index=False)
+    with pytest.raises(DataError, match="cell 'x' has non-monotonic timestamps.*sort: true"):
+        load_table(p, step="15min")
+    t = load_table(p, step="15min", sort=True)
+    assert t.frame["v"].tolist() == [2.0, 3.0, 1.0]
+
+
+def test_parquet_written_by_ranml_loads_back(tmp_path):
+    from ranml.benchmark.data import generate
+
+    t = generate(cells=2, days=1, seed=4)
+    t.write_parquet(tmp_path / "t.parquet")
+    back = load_table(tmp_path / "t.parquet")
+    assert back.step == t.step and back.cells == t.cells

@@ -18,6 +18,7 @@ def load_table(
     step: str | None = None,
     columns: Mapping[str, str] | None = None,
     kpis: Sequence[str] | None = None,
+    sort: bool = False,
 ) -> TelemetryTable:
     """Load a CSV or Parquet file into a :class:`TelemetryTable`.
 
@@ -32,15 +33,16 @@ def load_table(
         (keys are file columns, values are ``cell_id``, ``timestamp`` or a KPI name).
     kpis
         KPI columns to keep (after renaming); all other columns are dropped. Default: all.
+    sort
+        Accept rows in any order. By default a cell whose timestamps go backwards is an error.
     """
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: file not found")
     name = path.name.lower()
     if name.endswith(".parquet") or name.endswith(".pq"):
-        if not columns and kpis is None:
-            return TelemetryTable.read_parquet(path, step)
         import pyarrow.parquet as pq
+
 
         raw = pq.read_table(str(path))
         meta = raw.schema.metadata or {}
@@ -66,4 +68,4 @@ def load_table(
         raise DataError(f"{path}: no step declared; set `step:` (e.g. '15min') in the data config")
     if kpis is None:
         kpis = [c for c in frame.columns if c not in (CELL, TIME)]
-    return TelemetryTable.from_frame(frame, step, kpis=kpis, source=str(path))
+    return TelemetryTable.from_frame(frame, step, kpis=kpis, source=str(path), require_sorted=not sort)

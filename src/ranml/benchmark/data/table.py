@@ -50,8 +50,12 @@ class TelemetryTable:
         step: str | pd.Timedelta,
         kpis: Sequence[str] | None = None,
         source: str = "<table>",
+        require_sorted: bool = False,
     ) -> TelemetryTable:
         """Validate ``frame`` and return a table sorted by cell and time.
+
+        With ``require_sorted`` a cell whose timestamps go backwards in the given row order is an
+        error (a clock problem in exported telemetry), not something to sort away silently.
 
         Raises
         ------
@@ -94,6 +98,16 @@ class TelemetryTable:
             if df[col].isna().all():
                 raise DataError(
                     f"{source}: column {col!r} is all NaN; drop it from the KPI list or fix the loader mapping"
+                )
+        if require_sorted:
+            steps = df.groupby(CELL, sort=False)[TIME].diff()
+            backwards = (steps < pd.Timedelta(0)).to_numpy()
+            if backwards.any():
+                row = int(np.argmax(backwards))
+                raise DataError(
+                    f"{source}: cell {df[CELL].iloc[row]!r} has non-monotonic timestamps "
+                    f"({df[TIME].iloc[row]} after a later one, row {row + 1}); sort the data by cell and "
+                    "time, or set `sort: true` in the source config if the order does not matter"
                 )
         dup = df.duplicated([CELL, TIME], keep=False)
         if dup.any():
