@@ -50,6 +50,7 @@ def test_run_writes_every_file_with_every_field(tmp_path):
             assert r[key] is not None, (r["model"], key)
         assert r["energy_source"] in ("estimate", "rapl")
         assert r["latency_p50_us"] > 0 and r["params"] >= 0 and r["model_bytes"] > 0
+        assert r["peak_memory_mb"] > 0 and r["throughput_per_s"] > 0
         job = out / "jobs" / r["job_id"]
         assert {"config.json", "metrics.json", "checkpoint.pt", "model.onnx", "forecast_sample.json"} <= {
             p.name for p in job.iterdir()}

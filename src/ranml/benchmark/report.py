@@ -24,7 +24,7 @@ table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
 th,td{padding:.25rem .6rem;border-bottom:1px solid #e8edf2;text-align:right}
 th{background:#f3f6f9;position:sticky;top:0}td.l,th.l{text-align:left}
 tr.failed td{color:#a33}.chosen{font-weight:600}.note{color:#5a6b7d;font-size:.85rem}
-.grid{display:flex;flex-wrap:wrap;gap:1rem}.grid>div{flex:1 1 520px}
+.scroll{overflow-x:auto}.grid{display:flex;flex-wrap:wrap;gap:1rem}.grid>div{flex:1 1 520px}
 """
 
 
@@ -144,21 +144,23 @@ def render_report(cfg: BenchmarkConfig, records: list[dict[str, Any]], selection
                      f"<td class='l chosen'>{_fmt(s.get('model'))}</td>"
                      f"<td class='l'>{html.escape(s['reason'])}</td></tr>")
     parts.append("</table>")
-    cols = ["mae", "rmse", "smape", "mase", "r2", "latency_p50_us", "latency_p99_us", "throughput_per_s",
-            "peak_memory_mb", "params", "flops", "model_bytes", "train_seconds", "energy_j"]
+    cols = {"mae": "MAE", "rmse": "RMSE", "smape": "sMAPE %", "mase": "MASE", "r2": "R²",
+            "latency_p50_us": "p50 µs", "latency_p99_us": "p99 µs", "throughput_per_s": "batch-64 /s",
+            "peak_memory_mb": "mem MB", "params": "params", "flops": "FLOPs", "model_bytes": "bytes",
+            "train_seconds": "train s", "energy_j": "energy J"}
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for r in records:
         groups.setdefault((r["dataset"], r["horizon"]), []).append(r)
     for (dataset, horizon), group in groups.items():
         title = f"{dataset}, horizon {horizon}"
-        parts.append(f"<h2>{html.escape(title)}</h2><table><tr><th class='l'>model</th><th>status</th>"
-                     + "".join(f"<th>{c}</th>" for c in cols) + "</tr>")
+        parts.append(f"<h2>{html.escape(title)}</h2><div class='scroll'><table><tr><th class='l'>model</th><th>status</th>"
+                     + "".join(f"<th>{label}</th>" for label in cols.values()) + "</tr>")
         for r in sorted(group, key=lambda r: (r["status"] != "ok", r.get(metric) or 0.0)):
             cls = " class='failed'" if r["status"] != "ok" else ""
             status = r["status"] if r["status"] == "ok" else f"failed: {html.escape(str(r.get('error')))[:120]}"
             parts.append(f"<tr{cls}><td class='l'>{html.escape(r['model'])}</td><td class='l'>{status}</td>"
                          + "".join(f"<td>{_fmt(r.get(c))}</td>" for c in cols) + "</tr>")
-        parts.append("</table><div class='grid'>")
+        parts.append("</table></div><div class='grid'>")
         parts.append(f"<div>{_pareto_plot(group, metric, cfg, 'Error vs latency')}</div>")
         parts.append(f"<div>{_horizon_plot(group, 'Error per horizon step')}</div></div>")
         parts.append(_forecast_plot(group, out_dir, metric, "Forecast vs actual"))
