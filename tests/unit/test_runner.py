@@ -138,3 +138,20 @@ def test_joblib_backend_gives_the_same_metrics(tmp_path):
         for key in ACCURACY:
             assert math.isclose(x[key], y[key], rel_tol=0, abs_tol=1e-9), (x["model"], key)
     shutil.rmtree(tmp_path / "a")
+
+
+def test_long_jobs_are_scheduled_first():
+    from ranml.benchmark.config import DatasetConfig, EnergyConfig, KpiConfig, ModelConfig, SearchConfig, TrainConfig
+    from ranml.benchmark.job import JobSpec
+    from ranml.benchmark.runner import expected_cost
+
+    ds = DatasetConfig.model_validate({"name": "d", "source": {"kind": "synth"}})
+
+    def job(model, search=None):
+        m = ModelConfig(name=model, search=search)
+        return JobSpec("id", ds, 4, m, TrainConfig(epochs=10), KpiConfig(), EnergyConfig(), 0, "/tmp")
+
+    order = sorted([job("persistence"), job("transformer"), job("lstm"), job("lstm", SearchConfig(trials=20))],
+                   key=expected_cost, reverse=True)
+    assert [(j.model.name, bool(j.model.search)) for j in order] == [
+        ("lstm", True), ("transformer", False), ("lstm", False), ("persistence", False)]

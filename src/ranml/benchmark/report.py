@@ -153,8 +153,8 @@ def render_report(cfg: BenchmarkConfig, records: list[dict[str, Any]], selection
         groups.setdefault((r["dataset"], r["horizon"]), []).append(r)
     for (dataset, horizon), group in groups.items():
         title = f"{dataset}, horizon {horizon}"
-        parts.append(f"<h2>{html.escape(title)}</h2><div class='scroll'><table><tr><th class='l'>model</th><th>status</th>"
-                     + "".join(f"<th>{label}</th>" for label in cols.values()) + "</tr>")
+        parts.append(f"<h2>{html.escape(title)}</h2><div class='scroll'><table><tr><th class='l'>model</th>"
+                     "<th>status</th>" + "".join(f"<th>{label}</th>" for label in cols.values()) + "</tr>")
         for r in sorted(group, key=lambda r: (r["status"] != "ok", r.get(metric) or 0.0)):
             cls = " class='failed'" if r["status"] != "ok" else ""
             status = r["status"] if r["status"] == "ok" else f"failed: {html.escape(str(r.get('error')))[:120]}"

@@ -36,7 +36,7 @@ from ranml.benchmark.selection import pareto_front, select
 from ranml.benchmark.tuning import merge_train
 from ranml.errors import BenchmarkError, UnknownModelError
 
-__all__ = ["RunResult", "plan_jobs", "run_benchmark", "write_atomic"]
+__all__ = ["RunResult", "expected_cost", "plan_jobs", "run_benchmark", "write_atomic"]
 
 log = logging.getLogger("ranml.benchmark.runner")
 
@@ -88,6 +88,19 @@ def plan_jobs(cfg: BenchmarkConfig, out_dir: str | Path) -> list[JobSpec]:
     if not jobs:
         raise BenchmarkError("the config yields no job (spatial models need a dataset with grid: true)")
     return jobs
+
+
+# Relative cost of one training run per zoo model on the same windows, measured on the quick config
+# (seconds on one core); bring-your-own models count as heavy.
+_MODEL_COST = {"persistence": 0.1, "seasonal_naive": 0.1, "nlinear": 0.3, "dlinear": 0.3, "mlp": 0.6,
+               "lstm": 3.0, "gru": 5.0, "patchtst": 3.0, "tcn": 8.0, "convlstm": 15.0, "transformer": 30.0}
+
+
+def expected_cost(job: JobSpec) -> float:
+    """A rough cost guess for scheduling: model weight × epochs × search trials."""
+    base = _MODEL_COST.get(job.model.target, 10.0)
+    trials = job.model.search.trials if job.model.search else 1
+    return base * job.train.epochs * trials
 
 
 def _reusable(job: JobSpec) -> dict[str, Any] | None:
@@ -157,7 +170,9 @@ def run_benchmark(
             rec = _reusable(job)
             if rec is not None:
                 reused[job.job_id] = rec
-    pending = [j for j in jobs if j.job_id not in reused]
+    # Longest jobs first (a static cost guess), so a pool does not end with one worker busy on a
+    # long job while the others idle; records are still returned in job order.
+    pending = sorted((j for j in jobs if j.job_id not in reused), key=expected_cost, reverse=True)
     if on_planned:
         on_planned(len(pending), len(reused))
     log.info("running %d jobs on %s (%d reused)", len(pending), runner.name, len(reused))
