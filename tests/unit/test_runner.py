@@ -155,3 +155,20 @@ def test_long_jobs_are_scheduled_first():
                    key=expected_cost, reverse=True)
     assert [(j.model.name, bool(j.model.search)) for j in order] == [
         ("lstm", True), ("transformer", False), ("lstm", False), ("persistence", False)]
+
+
+def test_changed_data_file_invalidates_resume(tmp_path):
+    import os
+
+    from ranml.benchmark.config import DatasetConfig, EnergyConfig, KpiConfig, ModelConfig, TrainConfig
+    from ranml.benchmark.job import JobSpec
+
+    data = tmp_path / "d.csv"
+    data.write_text("cell_id,timestamp,v\na,2026-01-01,1\n")
+    ds = DatasetConfig.model_validate({"name": "d", "source": {"kind": "file", "path": str(data), "step": "1h"}})
+    args = (ds, 4, ModelConfig(name="lstm"), TrainConfig(), KpiConfig(), EnergyConfig(), 0)
+    before = JobSpec.make_id(*args)
+    assert JobSpec.make_id(*args) == before
+    data.write_text("cell_id,timestamp,v\na,2026-01-01,2\n")
+    os.utime(data, ns=(1, 2))
+    assert JobSpec.make_id(*args) != before

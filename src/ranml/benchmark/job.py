@@ -69,7 +69,7 @@ class JobSpec:
              "model": model.model_dump(mode="json"),
              "train": train.model_dump(mode="json") if train is not None else None,
              "kpis": kpis.model_dump(mode="json"), "energy": energy.model_dump(mode="json"),
-             "seed": seed, "version": __version__},
+             "seed": seed, "version": __version__, "data_files": _file_fingerprints(dataset)},
             sort_keys=True,
         )
         digest = hashlib.sha256(payload.encode()).hexdigest()[:12]
@@ -79,6 +79,20 @@ class JobSpec:
     def folder(self) -> Path:
         """Final folder of the job's results."""
         return Path(self.out_dir) / "jobs" / self.job_id
+
+
+def _file_fingerprints(dataset: DatasetConfig) -> list[list[object]]:
+    """Size and modification time of a dataset's files, so edited data invalidates ``--resume``."""
+    src = dataset.source
+    paths = [src.path] if src.kind == "file" else list(src.paths) if src.kind == "milan" else []
+    out: list[list[object]] = []
+    for p in paths:
+        try:
+            st = Path(p).stat()
+            out.append([str(p), st.st_size, st.st_mtime_ns])
+        except OSError:
+            out.append([str(p), None, None])
+    return out
 
 
 @lru_cache(maxsize=4)
