@@ -189,12 +189,13 @@ def _split_bounds(times: pd.DatetimeIndex, split: SplitSpec) -> tuple[pd.Timesta
     return times[int(n * split.train)], times[int(n * (split.train + split.val))]
 
 
-def _assign(starts_t: np.ndarray, ends_t: np.ndarray, input_start: np.ndarray,
-            a: np.datetime64, b: np.datetime64) -> dict[str, np.ndarray]:
+def _assign(target_start: np.ndarray, target_end: np.ndarray, a: np.datetime64,
+            b: np.datetime64) -> dict[str, np.ndarray]:
+    """Split membership by target times: train ends before ``a``, val lies in ``[a, b)``, test after."""
     return {
-        "train": ends_t < a,
-        "val": (starts_t >= a) & (ends_t < b),
-        "test": starts_t >= b,
+        "train": target_end < a,
+        "val": (target_start >= a) & (target_end < b),
+        "test": target_start >= b,
     }
 
 
@@ -280,7 +281,7 @@ def make_windows(table: TelemetryTable, spec: WindowSpec) -> WindowedData:
         dropped += int((~ok).sum())
         target_start = time_ns[starts + L]
         target_end = time_ns[starts + L + H - 1]
-        masks = _assign(target_start, target_end, time_ns[starts], a.to_datetime64(), b.to_datetime64())
+        masks = _assign(target_start, target_end, a.to_datetime64(), b.to_datetime64())
         x_full = np.transpose(xw, (0, 2, 1))
         if cal_win is not None:
             x_full = np.concatenate([x_full, np.transpose(cal_win, (0, 2, 1))], axis=2)
@@ -346,7 +347,7 @@ def make_grid_windows(table: TelemetryTable, spec: WindowSpec) -> WindowedData:
     xw = np.stack([z[s : s + L] for s in starts]).astype(np.float32)
     yw = np.stack([z[s + L : s + L + H] for s in starts]).astype(np.float32)
     tns = grid.times.to_numpy()
-    masks = _assign(tns[starts + L], tns[starts + L + H - 1], tns[starts], a.to_datetime64(), b.to_datetime64())
+    masks = _assign(tns[starts + L], tns[starts + L + H - 1], a.to_datetime64(), b.to_datetime64())
     season = int(pd.Timedelta("1D") / table.step)
     tr = filled[train_rows]
     mase = np.nanmean(np.abs(tr[season:] - tr[:-season]), axis=0) if len(tr) > season else np.ones((R, Cc))
