@@ -6,8 +6,10 @@ Every error ranml raises on purpose derives from :class:`RanmlError`::
     ├── ConfigError            a config file or value is wrong (names the field path and the file)
     ├── DataError              telemetry is unusable (names the cell/column and the fix)
     ├── ModelError             a model cannot be built, trained or used
-    │   └── UnknownModelError  a model name is not in the zoo (lists the valid ones)
+    │   ├── UnknownModelError  a model name is not in the zoo (lists the valid ones)
+    │   └── ExportError        export failed or a parity gate did not pass (nothing was written)
     ├── BenchmarkError         a benchmark run cannot proceed (results folder, backend)
+    ├── RegistryError          a registry operation is invalid or an artefact fails verification
     └── DependencyError        an optional dependency is missing (names the extra to install)
 
 Each class carries ``exit_code``: the CLI turns an error into a message and that code.
@@ -44,6 +46,10 @@ class UnknownModelError(ModelError):
     """A model name is not registered in the zoo."""
 
 
+class ExportError(ModelError):
+    """Export failed or a parity gate did not pass; nothing was written."""
+
+
 class BenchmarkError(RanmlError):
     """A benchmark run cannot proceed."""
 
@@ -54,3 +60,9 @@ class DependencyError(RanmlError):
     """An optional dependency is not installed."""
 
     exit_code = 6
+
+
+class RegistryError(RanmlError):
+    """A registry operation is invalid, or an artefact fails its integrity check."""
+
+    exit_code = 7

@@ -129,11 +129,12 @@ class WindowedData:
         return self.mase_scale[self.cell[split]][:, None]
 
     def inverse(self, y_scaled: np.ndarray, split: str) -> np.ndarray:
-        """Turn scaled forecasts of ``split`` back into original units."""
+        """Turn scaled forecasts of ``split`` (all its rows, or its first rows) back into original units."""
         if self.kind == "grid":
             grid = y_scaled.shape[-2:]
             return y_scaled * self.scaler.scale[:, 0].reshape(grid) + self.scaler.shift[:, 0].reshape(grid)
-        return self.scaler.inverse_target(y_scaled, self.cell[split], self.target_index)
+        # ``y_scaled`` may cover only the first rows of the split (e.g. a parity sample).
+        return self.scaler.inverse_target(y_scaled, self.cell[split][: len(y_scaled)], self.target_index)
 
 
 def _calendar(times: pd.DatetimeIndex) -> np.ndarray:

@@ -1,0 +1,96 @@
+"""Parity test for every exportable zoo model, and the export gates.
+
+fit → predict natively → export → check the graph → run in ONNX Runtime → compare at the written
+tolerance (1e-4 for fp32; int8 within its MAE bound).
+"""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="export needs torch: pip install 'ranml[benchmark]'")
+pytest.importorskip("onnxruntime", reason="export needs onnxruntime")
+
+from ranml.benchmark.data import generate
+from ranml.benchmark.data.windows import WindowSpec, make_grid_windows, make_windows
+from ranml.benchmark.models import ZOO, ModelShape, TrainSettings, build_model, resolve_model
+from ranml.errors import ExportError
+from ranml.serving import LocalRegistry, ModelManifest
+from ranml.serving.export import ExportGates, export_model
+
+PARAMS = {"mlp": {"hidden": 16}, "lstm": {"hidden": 8}, "gru": {"hidden": 8}, "tcn": {"channels": 8, "levels": 3},
+          "patchtst": {"d_model": 16, "layers": 1, "patch": 8}, "transformer": {"d_model": 16, "layers": 1},
+          "convlstm": {"hidden": 4}}
+TOLERANCE = 1e-4
+
+
+@pytest.fixture(scope="module")
+def table():
+    return generate(cells=4, days=5, step="1h", seed=11)
+
+
+def trained(name, table, epochs=1):
+    cls = resolve_model(name)
+    spec = WindowSpec(input_steps=24, horizon=2, features=["prb_util"], max_train_windows=200, max_eval_windows=64)
+    data = make_grid_windows(table, spec) if cls.capabilities.spatial else make_windows(table, spec)
+    shape = ModelShape(data.input_steps, data.horizon, int(data.x["train"].shape[-1]), 0, 24,
+                       tuple(data.x["train"].shape[2:4]) if cls.capabilities.spatial else None)
+    model = build_model(name, shape, **PARAMS.get(name, {}))
+    model.fit(data.x["train"], data.y["train"], data.x["val"], data.y["val"], TrainSettings(epochs=epochs))
+    return model, data
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_onnx_parity_for_every_zoo_model(name, table):
+    model, data = trained(name, table)
+    native = model.predict(data.x["test"])
+    result = export_model(model, data, name, "onnx", ExportGates(windows=64, fp32_tolerance=TOLERANCE))
+    m = result.manifest
+    assert m.parity.max_abs_err <= TOLERANCE and m.parity.windows == len(native)
+    assert m.input_shape == list(data.x["test"].shape[1:]) and m.output_shape == list(native.shape[1:])
+    assert m.runtime is not None and m.runtime.optimization_level in ("basic", "extended", "all")
+    assert set(result.files) == {"model", "original"}
+    import onnx
+    import onnxruntime as ort
+
+    onnx.checker.check_model(onnx.load_from_string(result.files["original"]))
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(result.files["model"], opts, providers=["CPUExecutionProvider"])
+    out = sess.run(None, {"x": data.x["test"]})[0]
+    np.testing.assert_allclose(out, native, rtol=0, atol=TOLERANCE)
+    # the manifest is self-contained and round-trips
+    assert ModelManifest.model_validate_json(m.model_dump_json()) == m
+    assert len(m.scaler.cells) == len(m.scaler.shift) and m.step_seconds == 3600
+
+
+def test_int8_within_bound_and_measured(table):
+    model, data = trained("lstm", table, epochs=2)
+    result = export_model(model, data, "lstm", "onnx-int8", ExportGates(windows=64))
+    p = result.manifest.parity
+    assert p.mae_change_pct is not None and p.mae_change_pct <= 2.0 and p.mae_bound_pct == 2.0
+    reason = result.manifest.runtime.reason
+    assert "fp32's speed" in reason and "fp32_same_level" in result.manifest.runtime.measurements_us
+
+
+def test_failing_gate_raises_and_nothing_is_registered(table, tmp_path):
+    model, data = trained("lstm", table)
+    reg = LocalRegistry(tmp_path / "reg")
+    with pytest.raises(ExportError, match="int8 MAE .* worse than fp32"):
+        result = export_model(model, data, "lstm", "onnx-int8", ExportGates(windows=64, int8_bound_pct=-50.0))
+        reg.register("lstm", result.files, result.manifest.model_dump(mode="json"))
+    assert reg.models() == [] and not (tmp_path / "reg").exists()
+    with pytest.raises(ExportError, match="ONNX fp32 differs from torch"):
+        export_model(model, data, "lstm", "onnx", ExportGates(windows=64, fp32_tolerance=-1.0))
+
+
+def test_untrained_model_raises(table):
+    _, data = trained("nlinear", table)
+    fresh = build_model("nlinear", ModelShape(24, 2, int(data.x["train"].shape[-1])))
+    with pytest.raises(ExportError, match="not trained"):
+        export_model(fresh, data, "nlinear", "onnx")
+
+
+def test_unknown_format(table):
+    model, data = trained("nlinear", table)
+    with pytest.raises(ExportError, match="unknown format 'tflite'"):
+        export_model(model, data, "nlinear", "tflite")
