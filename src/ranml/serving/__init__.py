@@ -1,4 +1,4 @@
-"""Serving: export with parity gates, a versioned registry (and, next, the in-process runtime).
+"""Serving: export with parity gates, a versioned registry, the deadline-aware in-process runtime.
 
 This package never imports torch: :mod:`ranml.serving.export` imports the torch side lazily,
 inside its functions. ``import ranml.serving`` is cheap.
@@ -6,5 +6,6 @@ inside its functions. ``import ranml.serving`` is cheap.
 
 from ranml.serving.artefact import ModelManifest
 from ranml.serving.registry import LocalRegistry, VersionRecord
+from ranml.serving.runtime import Forecast, Predictor
 
-__all__ = ["LocalRegistry", "ModelManifest", "VersionRecord"]
+__all__ = ["Forecast", "LocalRegistry", "ModelManifest", "Predictor", "VersionRecord"]

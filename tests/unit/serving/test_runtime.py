@@ -1,0 +1,118 @@
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="the test exports a model with torch")
+pytest.importorskip("onnxruntime", reason="the runtime needs onnxruntime")
+
+from ranml.benchmark.data import generate
+from ranml.benchmark.data.windows import WindowSpec, make_windows
+from ranml.benchmark.models import ModelShape, TrainSettings, build_model
+from ranml.errors import RanmlError, RegistryError
+from ranml.serving import LocalRegistry
+from ranml.serving.export import ExportGates, export_model
+from ranml.serving.runtime import Predictor
+
+
+@pytest.fixture(scope="module")
+def exported():
+    data = make_windows(generate(cells=3, days=6, step="1h", seed=2),
+                        WindowSpec(input_steps=24, horizon=3, features=["prb_util"], max_train_windows=200,
+                                   max_eval_windows=64))
+    model = build_model("lstm", ModelShape(24, 3, int(data.x["train"].shape[-1])), hidden=8)
+    model.fit(data.x["train"], data.y["train"], data.x["val"], data.y["val"], TrainSettings(epochs=1))
+    result = export_model(model, data, "lstm", "onnx", ExportGates(windows=64))
+    return model, data, result
+
+
+def raw_windows(data, n=5):
+    """Test windows back in original units, with their cell ids."""
+    cells = data.cell["test"][:n]
+    x = data.x["test"][:n].astype(np.float64)
+    shift, scale = data.scaler.shift[cells], data.scaler.scale[cells]
+    raw = x.copy()
+    k = shift.shape[1]
+    raw[:, :, :k] = x[:, :, :k] * scale[:, None, :] + shift[:, None, :]
+    return [data.cells[c] for c in cells], raw.astype(np.float32)
+
+
+def test_predict_matches_the_model_in_original_units(exported):
+    model, data, result = exported
+    pred = Predictor(result.files["model"], result.manifest, "1.0.0").start()
+    assert pred.provider == "CPUExecutionProvider" and pred.started
+    cells, raw = raw_windows(data)
+    f = pred.predict(cells, raw, deadline_s=1.0)
+    assert not f.fallback and f.version == "1.0.0" and f.values.shape == (5, 3)
+    expected = data.inverse(model.predict(data.x["test"][:5]), "test")
+    np.testing.assert_allclose(f.values, expected, rtol=1e-3, atol=1e-3)
+    assert pred.metrics.calls >= 1 and pred.metrics.fallbacks == 0 and pred.metrics.percentile(50) > 0
+
+
+def test_gap_in_input_falls_back_to_seasonal_naive(exported):
+    _, data, result = exported
+    pred = Predictor(result.files["model"], result.manifest, "1.0.0").start()
+    cells, raw = raw_windows(data, 2)
+    raw[0, 1, 0] = np.nan
+    f = pred.predict(cells, raw)
+    assert f.fallback and f.reason.startswith("non-finite input")
+    np.testing.assert_array_equal(f.values[1], raw[1, :3, 0])  # 24 steps = one day: the same hours yesterday
+    assert f.values[0, 1] == raw[0, -1, 0]  # the gap is filled with the last finite value
+    assert pred.metrics.nonfinite == 1 and pred.metrics.fallbacks == 1
+
+
+def test_non_finite_output_and_model_errors_fall_back(exported, monkeypatch):
+    _, data, result = exported
+    pred = Predictor(result.files["model"], result.manifest, "1.0.0").start()
+    cells, raw = raw_windows(data, 2)
+    monkeypatch.setattr(pred, "_run_scaled", lambda z: np.full((len(z), 3), np.inf, np.float32))
+    f = pred.predict(cells, raw)
+    assert f.fallback and f.reason == "non-finite output"
+
+    def boom(z):
+        raise RuntimeError("kernel crashed")
+
+    monkeypatch.setattr(pred, "_run_scaled", boom)
+    f = pred.predict(cells, raw)
+    assert f.fallback and "kernel crashed" in f.reason
+    assert pred.metrics.errors == 1 and pred.metrics.fallbacks == 2
+
+
+def test_deadline_miss_is_counted_and_answered(exported):
+    _, data, result = exported
+    pred = Predictor(result.files["model"], result.manifest, "1.0.0").start()
+    cells, raw = raw_windows(data, 3)
+    f = pred.predict(cells, raw, deadline_s=1e-9)
+    assert f.fallback and "deadline missed" in f.reason and pred.metrics.misses == 1
+    assert f.values.shape == (3, 3) and np.isfinite(f.values).all()
+
+
+def test_unknown_cell_uses_average_scaler_and_is_counted(exported):
+    _, data, result = exported
+    pred = Predictor(result.files["model"], result.manifest, "1.0.0").start()
+    _, raw = raw_windows(data, 1)
+    f = pred.predict(["not-a-cell"], raw)
+    assert not f.fallback and pred.metrics.unknown_cells == 1
+
+
+def test_bad_calls_raise_clearly(exported):
+    _, data, result = exported
+    pred = Predictor(result.files["model"], result.manifest, "1.0.0")
+    cells, raw = raw_windows(data, 2)
+    with pytest.raises(RanmlError, match="call start"):
+        pred.predict(cells, raw)
+    pred.start()
+    with pytest.raises(RanmlError, match=r"windows must be \[n, 24, 6\]"):
+        pred.predict(cells, raw[:, :10])
+
+
+def test_from_registry_verifies_and_serves(exported, tmp_path):
+    _, data, result = exported
+    reg = LocalRegistry(tmp_path / "reg")
+    reg.register("lstm", result.files, result.manifest.model_dump(mode="json"))
+    reg.set_alias("lstm", "champion", "1.0.0")
+    pred = Predictor.from_registry(reg, "lstm", "champion").start()
+    cells, raw = raw_windows(data, 2)
+    assert pred.version == "1.0.0" and not pred.predict(cells, raw).fallback
+    blob = tmp_path / "reg" / "blobs" / "sha256" / reg.get("lstm", "1.0.0").blobs["model"]
+    blob.write_bytes(blob.read_bytes()[:-10])
+    with pytest.raises(RegistryError, match="integrity"):
+        Predictor.from_registry(reg, "lstm", "champion")
