@@ -1,0 +1,158 @@
+"""Canary and shadow serving scored on real outcomes; hot swap under load."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="the test exports models with torch")
+pytest.importorskip("onnxruntime", reason="the runtime needs onnxruntime")
+
+import torch
+
+from ranml.benchmark.data import generate
+from ranml.benchmark.data.windows import WindowSpec, make_windows
+from ranml.benchmark.models import ModelShape, TrainSettings, build_model
+from ranml.serving.canary import CanaryController, CanaryPolicy, in_canary
+from ranml.serving.export import ExportGates, export_model
+from ranml.serving.runtime import Predictor
+from ranml.serving.scoring import OnlineScorer
+from ranml.serving.swap import ModelSlot
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_windows(generate(cells=8, days=12, step="1h", seed=4),
+                        WindowSpec(input_steps=24, horizon=2, max_train_windows=1500, split={"train": 0.6, "val": 0.1}))
+
+
+def predictor(data, name, version, epochs=0, degrade=0.0, **params):
+    shape = ModelShape(24, 2, int(data.x["train"].shape[-1]), 0, 24)
+    model = build_model(name, shape, **params)
+    model.fit(data.x["train"], data.y["train"], data.x["val"], data.y["val"],
+              TrainSettings(epochs=max(epochs, 1), lr=1e-2, patience=epochs + 1))
+    if degrade:
+        with torch.no_grad():
+            for p in model.torch_module().parameters():
+                p.add_(degrade * torch.randn_like(p))
+    r = export_model(model, data, name, "onnx", ExportGates(windows=32))
+    return Predictor(r.files["model"], r.manifest, version).start()
+
+
+def stream(data):
+    """(issued_at, cells, raw windows, actuals at the first target time), in time order."""
+    x, y = data.x["test"], data.actual("test")
+    cells_idx = data.cell["test"]
+    shift, scale = data.scaler.shift[cells_idx], data.scaler.scale[cells_idx]
+    raw = x.astype(np.float64).copy()
+    k = shift.shape[1]
+    raw[:, :, :k] = x[:, :, :k] * scale[:, None, :] + shift[:, None, :]
+    times = data.time["test"].astype("datetime64[s]").astype(np.int64)
+    step = 3600
+    for t in np.unique(times):
+        sel = np.flatnonzero(times == t)
+        yield float(t - step), [data.cells[c] for c in cells_idx[sel]], raw[sel].astype(np.float32), y[sel, 0], float(t)
+
+
+def run_stream(ctl, data):
+    decision = None
+    for issued, cells, windows, actual, at in stream(data):
+        ctl.predict(cells, windows, issued_at=issued)
+        decision = ctl.observe(cells, at, actual)
+        if decision.action != "wait":
+            return decision
+    return decision
+
+
+def test_better_challenger_is_promoted(data):
+    champion = predictor(data, "persistence", "1.0.0")
+    challenger = predictor(data, "nlinear", "1.1.0", epochs=15)
+    seen = []
+    ctl = CanaryController(champion, challenger, CanaryPolicy(fraction=0.5, min_scored=60, margin_pct=2.0),
+                           on_decision=seen.append)
+    decision = run_stream(ctl, data)
+    assert decision.action == "promote", decision
+    assert decision.evidence["challenger_mae"] < decision.evidence["champion_mae"]
+    assert ctl.champion.version == "1.1.0" and ctl.challenger is None and seen == [decision]
+
+
+def test_worse_challenger_is_rolled_back(data):
+    champion = predictor(data, "nlinear", "1.1.0", epochs=15)
+    challenger = predictor(data, "nlinear", "1.2.0", epochs=15, degrade=0.3)
+    ctl = CanaryController(champion, challenger, CanaryPolicy(fraction=0.5, min_scored=60))
+    decision = run_stream(ctl, data)
+    assert decision.action == "rollback" and "above" in decision.reason
+    assert ctl.champion.version == "1.1.0" and ctl.challenger is None
+
+
+def test_shadow_mode_answers_with_champion_and_scores_both(data):
+    champion = predictor(data, "persistence", "1.0.0")
+    challenger = predictor(data, "nlinear", "1.1.0", epochs=15)
+    ctl = CanaryController(champion, challenger, CanaryPolicy(mode="shadow", min_scored=10_000))
+    issued, cells, windows, actual, at = next(stream(data))
+    out = ctl.predict(cells, windows, issued_at=issued)
+    np.testing.assert_array_equal(out, champion.predict(cells, windows).values)
+    ctl.observe(cells, at, actual)
+    assert ctl.scorer.score("1.0.0").scored == ctl.scorer.score("1.1.0").scored == len(cells)
+
+
+def test_failing_challenger_is_rolled_back_at_once(data, monkeypatch):
+    champion = predictor(data, "persistence", "1.0.0")
+    challenger = predictor(data, "nlinear", "1.1.0", epochs=1)
+    monkeypatch.setattr(challenger, "_run_scaled", lambda z: np.full((len(z), 2), np.nan, np.float32))
+    ctl = CanaryController(champion, challenger, CanaryPolicy(fraction=1.0))
+    issued, cells, windows, _, _ = next(stream(data))
+    out = ctl.predict(cells, windows, issued_at=issued)
+    assert np.isfinite(out).all()  # the caller got fallbacks, not NaN
+    assert ctl.events and ctl.events[0].action == "rollback" and "non-finite" in ctl.events[0].reason
+
+
+def test_canary_share_is_sticky_and_close_to_the_fraction():
+    cells = [str(i) for i in range(5000)]
+    share = np.mean([in_canary(c, 0.2) for c in cells])
+    assert 0.17 < share < 0.23
+    assert [in_canary(c, 0.2) for c in cells[:50]] == [in_canary(c, 0.2) for c in cells[:50]]
+    assert in_canary("7", 0.2, salt="a") in (True, False)
+
+
+def test_scorer_matches_targets_per_step():
+    s = OnlineScorer(horizon=2, step_s=60)
+    s.record("v1", "c", issued_at=0, values=np.array([1.0, 2.0]))
+    assert s.observe("c", 60, 1.5) == 1 and s.observe("c", 120, 2.0) == 1
+    score = s.score("v1")
+    assert score.scored == 2 and score.per_step_mae == [0.5, 0.0] and score.mae == 0.25
+    assert s.observe("c", 180, 1.0) == 0 and s.score("v2").scored == 0
+
+
+def test_hot_swap_under_load_fails_no_call(data):
+    first = predictor(data, "nlinear", "1.0.0", epochs=1)
+    slot = ModelSlot(first).start()
+    _, cells, windows, _, _ = next(stream(data))
+    stop = threading.Event()
+    failures, answered, versions = [], [0], set()
+
+    def load():
+        deadline = time.monotonic() + 20
+        while not stop.is_set() and time.monotonic() < deadline:
+            f = slot.predict(cells, windows)
+            if f.fallback or not np.isfinite(f.values).all():
+                failures.append(f.reason)
+            answered[0] += 1
+            versions.add(f.version)
+
+    t = threading.Thread(target=load)
+    t.start()
+    try:
+        for v in ("1.1.0", "1.2.0", "1.3.0"):
+            nxt = Predictor(first._model, first.manifest, v)
+            slot.swap_in_background(nxt).result(timeout=30)
+            before = answered[0]
+            while answered[0] < before + 20:
+                time.sleep(0.001)
+    finally:
+        stop.set()
+        t.join(timeout=30)
+    assert failures == [] and answered[0] > 60
+    assert slot.active.version == "1.3.0" and {"1.0.0", "1.3.0"} <= versions
+    assert [e.to_version for e in slot.events] == ["1.1.0", "1.2.0", "1.3.0"]
