@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ranml.cli import benchmark, data, export, registry
+from ranml.cli import benchmark, data, export, registry, serve
 
 app = typer.Typer(name="ranml", help="ranml: forecasting models from benchmark to O-RAN apps.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -12,6 +12,7 @@ app.add_typer(benchmark.app, name="benchmark")
 app.add_typer(data.app, name="data")
 app.add_typer(registry.app, name="registry")
 app.command("export")(export.export)
+app.command("serve")(serve.serve)
 
 
 @app.command("version")
@@ -25,3 +26,7 @@ def version() -> None:
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

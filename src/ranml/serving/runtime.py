@@ -112,6 +112,9 @@ class Predictor:
         self._cell_index = {c: i for i, c in enumerate(s.cells)}
         self._shift = np.asarray(s.shift, dtype=np.float32)
         self._scale = np.asarray(s.scale, dtype=np.float32)
+        self._shift_mean = self._shift.mean(axis=0)
+        self._scale_mean = self._scale.mean(axis=0)
+        self._k = self._shift.shape[1]  # scaled KPI features; the calendar features after them are not
         self._season = max(1, round(86400 / manifest.step_seconds))
 
     @classmethod
@@ -173,6 +176,10 @@ class Predictor:
     def _run_scaled(self, z: np.ndarray) -> np.ndarray:
         io, x, y = self._binding(len(z))
         np.copyto(x, z, casting="same_kind")
+        return self._execute(io, y)
+
+    def _execute(self, io: Any, y: np.ndarray) -> np.ndarray:
+        """Run the session on bound buffers; returns the bound output buffer (reused next call)."""
         self._session.run_with_iobinding(io)
         return y
 
@@ -187,8 +194,11 @@ class Predictor:
         return idx
 
     def _scalers(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        shift = np.where((idx >= 0)[:, None], self._shift[np.maximum(idx, 0)], self._shift.mean(axis=0))
-        scale = np.where((idx >= 0)[:, None], self._scale[np.maximum(idx, 0)], self._scale.mean(axis=0))
+        if (idx >= 0).all():
+            return self._shift[idx], self._scale[idx]
+        known = (idx >= 0)[:, None]
+        shift = np.where(known, self._shift[np.maximum(idx, 0)], self._shift_mean)
+        scale = np.where(known, self._scale[np.maximum(idx, 0)], self._scale_mean)
         return shift, scale
 
     def fallback(self, windows: np.ndarray) -> np.ndarray:
@@ -213,11 +223,14 @@ class Predictor:
         """Run the model; ``(values, None)`` on success, ``(None, reason)`` when it cannot be used."""
         try:
             shift, scale = self._scalers(self._cells(cells))
-            k = shift.shape[1]  # scaled KPI features; calendar features pass through
-            z = np.array(windows, dtype=np.float32, copy=True)
-            z[:, :, :k] = (windows[:, :, :k] - shift[:, None, :]) / scale[:, None, :]
-            out = self._run_scaled(z)
-            t = self.manifest.scaler.target_index
+            k, t = self._k, self.manifest.scaler.target_index
+            io, x, y = self._binding(len(windows))
+            # Scale straight into the bound input buffer: no temporary arrays on the hot path.
+            kpis = x[:, :, :k]
+            np.subtract(windows[:, :, :k], shift[:, None, :], out=kpis)
+            np.divide(kpis, scale[:, None, :], out=kpis)
+            x[:, :, k:] = windows[:, :, k:]
+            out = self._execute(io, y)
             values = out * scale[:, t : t + 1] + shift[:, t : t + 1]
         except Exception as exc:  # a failing model must not take the loop down
             self.metrics.errors += 1

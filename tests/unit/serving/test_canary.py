@@ -100,7 +100,7 @@ def test_shadow_mode_answers_with_champion_and_scores_both(data):
 def test_failing_challenger_is_rolled_back_at_once(data, monkeypatch):
     champion = predictor(data, "persistence", "1.0.0")
     challenger = predictor(data, "nlinear", "1.1.0", epochs=1)
-    monkeypatch.setattr(challenger, "_run_scaled", lambda z: np.full((len(z), 2), np.nan, np.float32))
+    monkeypatch.setattr(challenger, "_execute", lambda io, y: np.full_like(y, np.nan))
     ctl = CanaryController(champion, challenger, CanaryPolicy(fraction=1.0))
     issued, cells, windows, _, _ = next(stream(data))
     out = ctl.predict(cells, windows, issued_at=issued)

@@ -63,14 +63,14 @@ def test_non_finite_output_and_model_errors_fall_back(exported, monkeypatch):
     _, data, result = exported
     pred = Predictor(result.files["model"], result.manifest, "1.0.0").start()
     cells, raw = raw_windows(data, 2)
-    monkeypatch.setattr(pred, "_run_scaled", lambda z: np.full((len(z), 3), np.inf, np.float32))
+    monkeypatch.setattr(pred, "_execute", lambda io, y: np.full_like(y, np.inf))
     f = pred.predict(cells, raw)
     assert f.fallback and f.reason == "non-finite output"
 
-    def boom(z):
+    def boom(io, y):
         raise RuntimeError("kernel crashed")
 
-    monkeypatch.setattr(pred, "_run_scaled", boom)
+    monkeypatch.setattr(pred, "_execute", boom)
     f = pred.predict(cells, raw)
     assert f.fallback and "kernel crashed" in f.reason
     assert pred.metrics.errors == 1 and pred.metrics.fallbacks == 2

@@ -1,0 +1,31 @@
+"""``ranml serve``: run the HTTP model server (uvicorn)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ranml.cli._common import handle_errors, setup_logging
+
+
+@handle_errors
+def serve(
+    registry: Annotated[Path, typer.Option("--registry", help="Registry folder.")],
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    token_env: Annotated[str, typer.Option(help="Environment variable holding the admin bearer token.")]
+    = "RANML_API_TOKEN",
+    threads: Annotated[int, typer.Option(help="ONNX Runtime threads per model.")] = 1,
+    max_body_mb: Annotated[float, typer.Option(help="Largest request body accepted.")] = 4.0,
+) -> None:
+    """Serve the registry's models over HTTP (predict, models, promote/rollback, health, metrics)."""
+    import uvicorn
+
+    from ranml.serving.server import create_app
+
+    setup_logging(False)
+    app = create_app(registry, os.environ.get(token_env) or None, int(max_body_mb * 1024 * 1024), threads)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
