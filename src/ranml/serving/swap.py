@@ -4,6 +4,10 @@ A :class:`ModelSlot` holds the active :class:`~ranml.serving.runtime.Predictor`.
 started (session built from the pre-optimised graph with optimisations off, buffers bound, warmed
 up) on a background thread while the old one keeps answering; then the reference is swapped in one
 assignment. Calls already running hold the old predictor and finish on it; nothing is dropped.
+
+Building a session holds the GIL for about a millisecond, which stalls a call that is running in
+the serving thread at that moment. The preparation therefore runs step by step, each step right
+after the serving thread finished a call, so it falls into the loop's idle time.
 """
 
 from __future__ import annotations
@@ -43,10 +47,12 @@ class ModelSlot:
         The first version; started here if it is not yet.
     """
 
-    def __init__(self, predictor: Predictor) -> None:
+    def __init__(self, predictor: Predictor, idle_wait_s: float = 0.05) -> None:
         self._active = predictor
         self.events: list[SwapEvent] = []
         self._swap_lock = threading.Lock()
+        self._idle = threading.Event()
+        self.idle_wait_s = idle_wait_s
 
     @property
     def active(self) -> Predictor:
@@ -61,14 +67,24 @@ class ModelSlot:
 
     def predict(self, cells: Sequence[str], windows: np.ndarray, deadline_s: float | None = None) -> Forecast:
         """Answer with the active version (read once: a concurrent swap does not split a call)."""
-        return self._active.predict(cells, windows, deadline_s)
+        forecast = self._active.predict(cells, windows, deadline_s)
+        self._idle.set()  # a swap in preparation may take its next step now
+        return forecast
+
+    def _after_a_call(self) -> None:
+        """Wait until the serving thread has just finished a call (bounded: with no traffic, go on)."""
+        self._idle.clear()
+        self._idle.wait(self.idle_wait_s)
 
     def swap(self, new: Predictor) -> SwapEvent:
         """Start ``new`` (if needed) in this thread, then make it active."""
         with self._swap_lock:
             t0 = time.perf_counter()
             if not new.started:
-                new.start()
+                # Each step (session creation, binding, each warm-up call) holds the GIL briefly;
+                # taking it right after a call leaves the serving thread's next call undisturbed.
+                for _ in new.start_steps():
+                    self._after_a_call()
             prepare_ms = (time.perf_counter() - t0) * 1e3
             old = self._active
             self._active = new  # one reference assignment: atomic for readers
