@@ -15,7 +15,7 @@ from ranml.cli._common import handle_errors, setup_logging
 def export(
     run: Annotated[Path, typer.Option("--run", help="Results folder of `ranml benchmark run`.")],
     model: Annotated[str, typer.Option("--model", help="Model name in the leaderboard.")],
-    registry: Annotated[Path, typer.Option("--registry", help="Registry folder.")],
+    registry: Annotated[str, typer.Option("--registry", help="Registry folder, or redis://host:port/db.")],
     fmt: Annotated[str, typer.Option("--format", help="onnx | onnx-int8 | torchscript | torchscript-int8")] = "onnx",
     version: Annotated[str | None, typer.Option("--version", help="X.Y.Z (default: next minor).")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Registry name (default: the model name).")] = None,
@@ -27,12 +27,12 @@ def export(
 ) -> None:
     """Export a model from a benchmark run, check parity, register it; print the version as JSON."""
     from ranml.serving.export import ExportGates, export_from_run
-    from ranml.serving.registry import LocalRegistry
+    from ranml.serving.registry import open_registry
 
     setup_logging(False)
     result = export_from_run(run, model, fmt, dataset, horizon,
                              ExportGates(fp32_tolerance=tolerance, int8_bound_pct=int8_bound), name)
-    record = LocalRegistry(registry).register(result.manifest.name, result.files,
+    record = open_registry(registry).register(result.manifest.name, result.files,
                                               result.manifest.model_dump(mode="json"), version=version, note=note)
     m = result.manifest
     typer.echo(json.dumps({

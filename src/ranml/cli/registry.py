@@ -14,14 +14,14 @@ from ranml.cli._common import console, handle_errors
 
 app = typer.Typer(help="Versioned model registry (semantic versions, aliases, history).", no_args_is_help=True)
 
-RegistryOpt = Annotated[Path, typer.Option("--registry", help="Registry folder.")]
+RegistryOpt = Annotated[str, typer.Option("--registry", help="Registry folder, or redis://host:port/db.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
-def _open(path: Path) -> Any:
-    from ranml.serving.registry import LocalRegistry
+def _open(where: str) -> Any:
+    from ranml.serving.registry import open_registry
 
-    return LocalRegistry(path)
+    return open_registry(where)
 
 
 def _emit(data: Any) -> None:
@@ -48,7 +48,7 @@ def list_(registry: RegistryOpt, as_json: JsonOpt = False) -> None:
 @app.command("show")
 @handle_errors
 def show(name: str, ref: Annotated[str, typer.Argument(help="Version or alias.")] = "champion",
-         registry: RegistryOpt = Path("registry"), as_json: JsonOpt = False) -> None:
+         registry: RegistryOpt = "registry", as_json: JsonOpt = False) -> None:
     """One version's record (manifest, blobs, who registered it) and the alias history."""
     reg = _open(registry)
     record = reg.get(name, ref)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,7 +12,7 @@ from ranml.cli._common import handle_errors, setup_logging
 
 @handle_errors
 def serve(
-    registry: Annotated[Path, typer.Option("--registry", help="Registry folder.")],
+    registry: Annotated[str, typer.Option("--registry", help="Registry folder, or redis://host:port/db.")],
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
     host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
     token_env: Annotated[str, typer.Option(help="Environment variable holding the admin bearer token.")]

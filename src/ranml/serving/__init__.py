@@ -5,7 +5,17 @@ inside its functions. ``import ranml.serving`` is cheap.
 """
 
 from ranml.serving.artefact import ModelManifest
-from ranml.serving.registry import LocalRegistry, VersionRecord
+from ranml.serving.redis_registry import RedisRegistry
+from ranml.serving.registry import BaseRegistry, LocalRegistry, VersionRecord, open_registry
 from ranml.serving.runtime import Forecast, Predictor
 
-__all__ = ["Forecast", "LocalRegistry", "ModelManifest", "Predictor", "VersionRecord"]
+__all__ = [
+    "BaseRegistry",
+    "Forecast",
+    "LocalRegistry",
+    "ModelManifest",
+    "Predictor",
+    "RedisRegistry",
+    "VersionRecord",
+    "open_registry",
+]

@@ -14,6 +14,7 @@ blob). Writers serialise on ``REG/.lock``. Every load verifies the sha256 of wha
 
 from __future__ import annotations
 
+import abc
 import fcntl
 import getpass
 import hashlib
@@ -23,14 +24,14 @@ import os
 import re
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ranml.errors import RegistryError
 
-__all__ = ["LocalRegistry", "VersionRecord", "parse_version"]
+__all__ = ["BaseRegistry", "LocalRegistry", "VersionRecord", "open_registry", "parse_version"]
 
 log = logging.getLogger("ranml.serving.registry")
 
@@ -90,77 +91,87 @@ def _user() -> str:
         return "unknown"
 
 
-class LocalRegistry:
-    """A registry in a local directory (created on first write).
+class BaseRegistry(abc.ABC):
+    """Registry logic over a storage backend (see :class:`LocalRegistry`, ``RedisRegistry``).
 
-    Parameters
-    ----------
-    root
-        The registry folder.
+    Subclasses provide the storage primitives (``_*`` methods below); versions, aliases, rollback,
+    integrity checks and diffs are the same for every backend.
     """
 
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
-
-    # -- paths -------------------------------------------------------------------------------
-    def _model_dir(self, name: str) -> Path:
-        if not _NAME.match(name):
-            raise RegistryError(f"model name {name!r} is invalid; use letters, digits, '.', '_' or '-'")
-        return self.root / "models" / name
-
-    def _blob_path(self, digest: str) -> Path:
-        return self.root / "blobs" / "sha256" / digest
-
-    @contextmanager
-    def _lock(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
-
-    # -- reading ----------------------------------------------------------------------------
+    # -- storage primitives ------------------------------------------------------------------
+    @abc.abstractmethod
     def models(self) -> list[str]:
         """Registered model names."""
-        base = self.root / "models"
-        return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.exists() else []
 
+    @abc.abstractmethod
+    def _version_ids(self, name: str) -> list[str]:
+        """Version strings of ``name`` in any order."""
+
+    @abc.abstractmethod
+    def _read_record(self, name: str, version: str) -> dict[str, Any]:
+        """The stored record of ``name`` ``version`` (raise :class:`RegistryError` if unreadable)."""
+
+    @abc.abstractmethod
+    def _record_exists(self, name: str, version: str) -> bool:
+        """Whether a record exists."""
+
+    @abc.abstractmethod
+    def _write_record(self, name: str, version: str, record: dict[str, Any]) -> None:
+        """Store a record atomically (blobs are already stored)."""
+
+    @abc.abstractmethod
+    def _read_blob(self, digest: str) -> bytes | None:
+        """Blob bytes, or ``None`` when missing."""
+
+    @abc.abstractmethod
+    def _write_blob(self, digest: str, data: bytes) -> None:
+        """Store a blob atomically if it is not stored yet."""
+
+    @abc.abstractmethod
+    def _alias_state(self, name: str) -> dict[str, Any]:
+        """``{"aliases": {...}, "history": [...]}`` of ``name``."""
+
+    @abc.abstractmethod
+    def _save_alias_state(self, name: str, state: dict[str, Any], entry: dict[str, Any]) -> None:
+        """Store the alias state after the move ``entry`` atomically (and notify, where supported)."""
+
+    @abc.abstractmethod
+    def _lock(self) -> AbstractContextManager[None]:
+        """Serialise writers."""
+
+    @property
+    def where(self) -> str:
+        """Where the registry lives (for messages)."""
+        return type(self).__name__
+
+    @staticmethod
+    def _check_name(name: str) -> str:
+        if not _NAME.match(name):
+            raise RegistryError(f"model name {name!r} is invalid; use letters, digits, '.', '_' or '-'")
+        return name
+
+    # -- reading ----------------------------------------------------------------------------
     def versions(self, name: str) -> list[str]:
         """Versions of ``name``, oldest first (semantic order)."""
-        d = self._model_dir(name) / "versions"
-        if not d.exists():
-            return []
-        found = [p.stem for p in d.glob("*.json") if _SEMVER.match(p.stem)]
-        return sorted(found, key=parse_version)
+        return sorted((v for v in self._version_ids(self._check_name(name)) if _SEMVER.match(v)), key=parse_version)
 
     def aliases(self, name: str) -> dict[str, str]:
         """Alias → version for ``name``."""
-        return dict(self._alias_state(name)["aliases"])
+        return dict(self._alias_state(self._check_name(name))["aliases"])
 
     def history(self, name: str, alias: str | None = None) -> list[dict[str, Any]]:
         """Alias moves of ``name`` (optionally one alias), oldest first."""
-        rows: list[dict[str, Any]] = self._alias_state(name)["history"]
+        rows: list[dict[str, Any]] = self._alias_state(self._check_name(name))["history"]
         return [r for r in rows if alias is None or r["alias"] == alias]
-
-    def _alias_state(self, name: str) -> dict[str, Any]:
-        path = self._model_dir(name) / "aliases.json"
-        if not path.exists():
-            return {"aliases": {}, "history": []}
-        try:
-            state: dict[str, Any] = json.loads(path.read_text())
-        except ValueError as exc:
-            raise RegistryError(f"{path}: unreadable alias file ({exc})") from None
-        return state
 
     def resolve(self, name: str, ref: str) -> str:
         """A version string for ``ref`` (a version or an alias)."""
-        if not (self._model_dir(name) / "versions").exists():
-            raise RegistryError(f"no model {name!r} in {self.root} (have: {', '.join(self.models()) or 'none'})")
+        versions = self.versions(name)
+        if not versions:
+            raise RegistryError(f"no model {name!r} in {self.where} (have: {', '.join(self.models()) or 'none'})")
         if _SEMVER.match(ref):
-            if ref not in self.versions(name):
-                raise RegistryError(f"{name} has no version {ref}; have {self.versions(name) or 'none'}")
+            if ref not in versions:
+                raise RegistryError(f"{name} has no version {ref}; have {versions}")
             return ref
         aliases = self.aliases(name)
         if ref not in aliases:
@@ -171,11 +182,11 @@ class LocalRegistry:
     def get(self, name: str, ref: str) -> VersionRecord:
         """The version record for ``ref`` (a version or an alias)."""
         version = self.resolve(name, ref)
-        path = self._model_dir(name) / "versions" / f"{version}.json"
+        data = self._read_record(name, version)
         try:
-            return VersionRecord.from_json(json.loads(path.read_text()))
-        except (OSError, ValueError, KeyError) as exc:
-            raise RegistryError(f"{path}: unreadable version record ({exc})") from None
+            return VersionRecord.from_json(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RegistryError(f"{name} {version}: unreadable version record ({exc})") from None
 
     def load(self, name: str, ref: str, role: str = "model") -> tuple[bytes, VersionRecord]:
         """The bytes of one artefact file (sha256 verified) and its version record.
@@ -190,11 +201,9 @@ class LocalRegistry:
         digest = record.blobs.get(role)
         if digest is None:
             raise RegistryError(f"{name} {record.version} has no file {role!r} (have {sorted(record.blobs)})")
-        path = self._blob_path(digest)
-        try:
-            data = path.read_bytes()
-        except OSError:
-            raise RegistryError(f"{name} {record.version}: artefact {role!r} is missing ({path})") from None
+        data = self._read_blob(digest)
+        if data is None:
+            raise RegistryError(f"{name} {record.version}: artefact {role!r} is missing (sha256 {digest[:12]}…)")
         actual = hashlib.sha256(data).hexdigest()
         if actual != digest:
             raise RegistryError(
@@ -224,32 +233,29 @@ class LocalRegistry:
                  note: str = "") -> VersionRecord:
         """Store ``files`` (role → bytes) with ``manifest`` as a new, immutable version.
 
+        Blobs are stored before the record, so an interrupted call leaves no half version.
+
         Raises
         ------
         RegistryError
             Invalid name or version, the version exists already, or no ``model`` file.
         """
+        self._check_name(name)
         if "model" not in files:
             raise RegistryError("register needs a file with role 'model'")
         if version is not None:
             parse_version(version)
-        mdir = self._model_dir(name)
         with self._lock():
             version = version or self.next_version(name, bump)
-            target = mdir / "versions" / f"{version}.json"
-            if target.exists():
+            if self._record_exists(name, version):
                 raise RegistryError(f"{name} {version} is already registered; versions are immutable, use another")
             blobs = {}
-            (self.root / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
             for role, data in files.items():
                 digest = hashlib.sha256(data).hexdigest()
-                path = self._blob_path(digest)
-                if not path.exists():
-                    _atomic_write(path, data)
+                self._write_blob(digest, data)
                 blobs[role] = digest
             record = VersionRecord(name, version, dict(manifest), blobs, time.time(), by or _user(), note)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write(target, json.dumps(record.to_json(), indent=2, sort_keys=True).encode())
+            self._write_record(name, version, record.to_json())
         log.info("registered %s %s (%s)", name, version, ", ".join(f"{r}={d[:12]}" for r, d in blobs.items()))
         return record
 
@@ -259,23 +265,25 @@ class LocalRegistry:
             raise RegistryError(f"alias {alias!r} is invalid; use e.g. champion, challenger or site/milan-01")
         with self._lock():
             version = self.resolve(name, ref)
-            aliases = self.aliases(name)
-            entry = {"alias": alias, "from": aliases.get(alias), "to": version, "by": by or _user(),
+            state = self._alias_state(name)
+            entry = {"alias": alias, "from": state["aliases"].get(alias), "to": version, "by": by or _user(),
                      "at": time.time(), "reason": reason, "action": "set"}
-            self._write_aliases(name, entry)
+            self._apply(name, state, entry)
         return entry
 
     def rollback(self, name: str, alias: str, by: str | None = None, reason: str = "") -> dict[str, Any]:
         """Move ``alias`` back to the version promoted before its current one (undoing promotions)."""
         with self._lock():
-            aliases = self.aliases(name)
-            current = aliases.get(alias)
+            state = self._alias_state(self._check_name(name))
+            current = state["aliases"].get(alias)
             if current is None:
                 raise RegistryError(f"{name} has no alias {alias!r} to roll back")
             # Replay the alias's moves as a stack: a set pushes, a rollback pops; the version below
             # the top is where a rollback goes (so two rollbacks walk back two promotions).
             stack: list[str] = []
-            for row in self.history(name, alias):
+            for row in state["history"]:
+                if row["alias"] != alias:
+                    continue
                 if row["action"] == "rollback" and stack:
                     stack.pop()
                 elif row["action"] == "set":
@@ -285,17 +293,13 @@ class LocalRegistry:
                 raise RegistryError(f"{name} {alias!r} has no earlier version to roll back to (it is {current})")
             entry = {"alias": alias, "from": current, "to": previous, "by": by or _user(), "at": time.time(),
                      "reason": reason, "action": "rollback"}
-            self._write_aliases(name, entry)
+            self._apply(name, state, entry)
         return entry
 
-    def _write_aliases(self, name: str, entry: dict[str, Any]) -> None:
-        """Apply one alias move and its history entry in a single atomic write."""
-        state = self._alias_state(name)
+    def _apply(self, name: str, state: dict[str, Any], entry: dict[str, Any]) -> None:
         state["aliases"][entry["alias"]] = entry["to"]
         state["history"].append(entry)
-        mdir = self._model_dir(name)
-        mdir.mkdir(parents=True, exist_ok=True)
-        _atomic_write(mdir / "aliases.json", json.dumps(state, indent=2, sort_keys=True).encode())
+        self._save_alias_state(name, state, entry)
 
     def check(self) -> list[str]:
         """Problems found in the registry; empty when it is consistent.
@@ -343,3 +347,102 @@ class LocalRegistry:
         if ra.blobs != rb.blobs:
             out["changed"]["blobs"] = {"a": ra.blobs, "b": rb.blobs}
         return out
+
+
+class LocalRegistry(BaseRegistry):
+    """A registry in a local directory (created on first write).
+
+    Parameters
+    ----------
+    root
+        The registry folder.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def where(self) -> str:
+        """The folder."""
+        return str(self.root)
+
+    def _model_dir(self, name: str) -> Path:
+        return self.root / "models" / self._check_name(name)
+
+    def _blob_path(self, digest: str) -> Path:
+        return self.root / "blobs" / "sha256" / digest
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def models(self) -> list[str]:
+        """Registered model names."""
+        base = self.root / "models"
+        return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.exists() else []
+
+    def _version_ids(self, name: str) -> list[str]:
+        d = self._model_dir(name) / "versions"
+        return [p.stem for p in d.glob("*.json")] if d.exists() else []
+
+    def _record_path(self, name: str, version: str) -> Path:
+        return self._model_dir(name) / "versions" / f"{version}.json"
+
+    def _read_record(self, name: str, version: str) -> dict[str, Any]:
+        path = self._record_path(name, version)
+        try:
+            data: dict[str, Any] = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise RegistryError(f"{path}: unreadable version record ({exc})") from None
+        return data
+
+    def _record_exists(self, name: str, version: str) -> bool:
+        return self._record_path(name, version).exists()
+
+    def _write_record(self, name: str, version: str, record: dict[str, Any]) -> None:
+        path = self._record_path(name, version)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(path, json.dumps(record, indent=2, sort_keys=True).encode())
+
+    def _read_blob(self, digest: str) -> bytes | None:
+        try:
+            return self._blob_path(digest).read_bytes()
+        except OSError:
+            return None
+
+    def _write_blob(self, digest: str, data: bytes) -> None:
+        path = self._blob_path(digest)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write(path, data)
+
+    def _alias_state(self, name: str) -> dict[str, Any]:
+        path = self._model_dir(name) / "aliases.json"
+        if not path.exists():
+            return {"aliases": {}, "history": []}
+        try:
+            state: dict[str, Any] = json.loads(path.read_text())
+        except ValueError as exc:
+            raise RegistryError(f"{path}: unreadable alias file ({exc})") from None
+        return state
+
+    def _save_alias_state(self, name: str, state: dict[str, Any], entry: dict[str, Any]) -> None:
+        mdir = self._model_dir(name)
+        mdir.mkdir(parents=True, exist_ok=True)
+        _atomic_write(mdir / "aliases.json", json.dumps(state, indent=2, sort_keys=True).encode())
+
+
+def open_registry(where: str | Path) -> BaseRegistry:
+    """A registry from a location: ``redis://host:port/db`` (Redis backend) or a folder (local)."""
+    text = str(where)
+    if text.startswith(("redis://", "rediss://", "unix://")):
+        from ranml.serving.redis_registry import RedisRegistry
+
+        return RedisRegistry.from_url(text)
+    return LocalRegistry(text)

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ranml.errors import RanmlError, RegistryError
-from ranml.serving.registry import LocalRegistry
+from ranml.serving.registry import open_registry
 
 __all__ = ["AliasRequest", "PredictRequest", "PredictResponse", "RollbackRequest", "create_app"]
 
@@ -71,7 +71,7 @@ def create_app(registry: str | Path, token: str | None = None, max_body_bytes: i
     Parameters
     ----------
     registry
-        Registry folder.
+        Registry folder, or ``redis://host:port/db``.
     token
         Bearer token required by promote/rollback; without one those endpoints always answer 401.
     max_body_bytes
@@ -87,7 +87,7 @@ def create_app(registry: str | Path, token: str | None = None, max_body_bytes: i
 
     from ranml.serving.runtime import Predictor
 
-    reg = LocalRegistry(registry)
+    reg = open_registry(registry)
     metrics = CollectorRegistry()
     requests = Counter("ranml_predict_requests", "Predict calls", ["model", "version", "outcome"], registry=metrics)
     latency = Histogram("ranml_predict_latency_seconds", "Model latency per call", ["model", "version"],
