@@ -110,11 +110,24 @@ class Predictor:
         self._lock = threading.Lock()
         s = manifest.scaler
         self._cell_index = {c: i for i, c in enumerate(s.cells)}
-        self._shift = np.asarray(s.shift, dtype=np.float32)
-        self._scale = np.asarray(s.scale, dtype=np.float32)
-        self._shift_mean = self._shift.mean(axis=0)
-        self._scale_mean = self._scale.mean(axis=0)
-        self._k = self._shift.shape[1]  # scaled KPI features; the calendar features after them are not
+        # Per-cell affine maps precomputed for the hot path: z = x·A + B over every input feature
+        # (calendar features: A = 1, B = 0), forecast = y·S + T for the target. The last row is the
+        # average cell, used for cells the model was not fitted on.
+        shift = np.asarray(s.shift, dtype=np.float64)
+        scale = np.asarray(s.scale, dtype=np.float64)
+        shift = np.vstack([shift, shift.mean(axis=0)])
+        scale = np.vstack([scale, scale.mean(axis=0)])
+        n_in = manifest.input_shape[-1] if manifest.kind == "series" else 1
+        k = min(shift.shape[1], n_in)
+        a = np.ones((len(shift), n_in))
+        b = np.zeros((len(shift), n_in))
+        a[:, :k] = 1.0 / scale[:, :k]
+        b[:, :k] = -shift[:, :k] / scale[:, :k]
+        t = s.target_index
+        self._A = a.astype(np.float32)[:, None, :]
+        self._B = b.astype(np.float32)[:, None, :]
+        self._S = scale[:, t : t + 1].astype(np.float32)
+        self._T = shift[:, t : t + 1].astype(np.float32)
         self._season = max(1, round(86400 / manifest.step_seconds))
 
     @classmethod
@@ -198,23 +211,23 @@ class Predictor:
         self._session.run_with_iobinding(io)
         return y
 
-    def _cells(self, cells: Sequence[str]) -> np.ndarray:
+    def _rows(self, cells: Sequence[str]) -> slice | np.ndarray:
+        """Scaler rows for ``cells`` (a slice for one cell: no copy); unknown cells use the average."""
+        unknown = len(self._A) - 1
+        if len(cells) == 1:
+            j = self._cell_index.get(cells[0])
+            if j is None:
+                self.metrics.unknown_cells += 1
+                j = unknown
+            return slice(j, j + 1)
         idx = np.empty(len(cells), dtype=np.int64)
         for i, c in enumerate(cells):
             j = self._cell_index.get(c)
-            if j is None:  # a cell the model was not fitted on: use the average scaler row
+            if j is None:
                 self.metrics.unknown_cells += 1
-                j = -1
+                j = unknown
             idx[i] = j
         return idx
-
-    def _scalers(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if (idx >= 0).all():
-            return self._shift[idx], self._scale[idx]
-        known = (idx >= 0)[:, None]
-        shift = np.where(known, self._shift[np.maximum(idx, 0)], self._shift_mean)
-        scale = np.where(known, self._scale[np.maximum(idx, 0)], self._scale_mean)
-        return shift, scale
 
     def fallback(self, windows: np.ndarray) -> np.ndarray:
         """Seasonal-naive forecast from raw windows (persistence when shorter than a season).
@@ -237,16 +250,14 @@ class Predictor:
     def _model_forecast(self, cells: Sequence[str], windows: np.ndarray) -> tuple[np.ndarray | None, str | None]:
         """Run the model; ``(values, None)`` on success, ``(None, reason)`` when it cannot be used."""
         try:
-            shift, scale = self._scalers(self._cells(cells))
-            k, t = self._k, self.manifest.scaler.target_index
+            rows = self._rows(cells)
             io, x, y = self._binding(len(windows))
-            # Scale straight into the bound input buffer: no temporary arrays on the hot path.
-            kpis = x[:, :, :k]
-            np.subtract(windows[:, :, :k], shift[:, None, :], out=kpis)
-            np.divide(kpis, scale[:, None, :], out=kpis)
-            x[:, :, k:] = windows[:, :, k:]
+            # Scale straight into the bound input buffer: two ufuncs, no temporaries.
+            np.multiply(windows, self._A[rows], out=x)
+            np.add(x, self._B[rows], out=x)
             out = self._execute(io, y)
-            values = out * scale[:, t : t + 1] + shift[:, t : t + 1]
+            values = out * self._S[rows]
+            values += self._T[rows]
         except Exception as exc:  # a failing model must not take the loop down
             self.metrics.errors += 1
             return None, f"model error: {type(exc).__name__}: {exc}"
