@@ -83,7 +83,8 @@ class ModelSlot:
             if not new.started:
                 # Each step (session creation, binding, each warm-up call) holds the GIL briefly;
                 # taking it right after a call leaves the serving thread's next call undisturbed.
-                for _ in new.start_steps():
+                self._after_a_call()
+                for _ in new.start_steps(between=self._after_a_call):
                     self._after_a_call()
             prepare_ms = (time.perf_counter() - t0) * 1e3
             old = self._active
