@@ -16,7 +16,8 @@ def export(
     run: Annotated[Path, typer.Option("--run", help="Results folder of `ranml benchmark run`.")],
     model: Annotated[str, typer.Option("--model", help="Model name in the leaderboard.")],
     registry: Annotated[str, typer.Option("--registry", help="Registry folder, or redis://host:port/db.")],
-    fmt: Annotated[str, typer.Option("--format", help="onnx | onnx-int8 | torchscript | torchscript-int8")] = "onnx",
+    fmt: Annotated[str, typer.Option("--format", help="onnx | onnx-int8 | onnx-auto | torchscript | torchscript-int8")]
+    = "onnx",
     version: Annotated[str | None, typer.Option("--version", help="X.Y.Z (default: next minor).")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Registry name (default: the model name).")] = None,
     dataset: Annotated[str | None, typer.Option(help="Dataset, when the model ran on several.")] = None,

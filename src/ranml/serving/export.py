@@ -156,7 +156,9 @@ def export_model(
     name
         The model name in the registry.
     fmt
-        ``onnx``, ``onnx-int8``, ``torchscript`` or ``torchscript-int8``.
+        ``onnx``, ``onnx-int8`` (dynamic or calibrated static, the faster that passes), ``onnx-auto``
+        (fp32 or int8, the fastest that passes), ``torchscript`` or ``torchscript-int8``. The manifest
+        records the format actually chosen.
 
     Raises
     ------
@@ -166,8 +168,8 @@ def export_model(
     from ranml.benchmark.onnx_export import export_onnx
     from ranml.benchmark.train import predict_module
 
-    if fmt not in FORMATS:
-        raise ExportError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if fmt not in (*FORMATS, "onnx-auto"):
+        raise ExportError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)} or onnx-auto")
     gates = gates or ExportGates()
     try:
         model.require_fitted()
@@ -194,24 +196,8 @@ def export_model(
                               f"on {len(x)} held-out windows")
         parity = Parity(windows=len(x), max_abs_err=err, tolerance=gates.fp32_tolerance, mae_reference=mae_ref,
                         mae_exported=float(np.mean(np.abs(data.inverse(out, "test")[: len(x)] - actual))))
-        graph, graph_ref = fp32, out
-        if fmt == "onnx-int8":
-            graph = _quantize_int8(fp32)
-            q = _run(_session(graph), x)
-            assert parity.mae_exported is not None
-            parity = _int8_parity(parity, data, q, actual, gates, float(np.max(np.abs(q - reference))),
-                                  base=parity.mae_exported)
-            graph_ref = q
-        optimised, runtime = _optimise(graph, x, graph_ref, max(gates.fp32_tolerance, 1e-5))
-        if fmt == "onnx-int8":
-            fp32_p50 = _p50_us(_session(fp32, runtime.optimization_level), x[:1])
-            int8_p50 = runtime.measurements_us[runtime.optimization_level]
-            verdict = "faster" if int8_p50 < fp32_p50 else "slower"
-            runtime = runtime.model_copy(update={
-                "measurements_us": {**runtime.measurements_us, "fp32_same_level": fp32_p50},
-                "reason": runtime.reason + f"; int8 is {fp32_p50 / int8_p50:.2f}x fp32's speed ({verdict})"
-                + ("" if verdict == "faster" else " for this model: prefer --format onnx"),
-            })
+        optimised, graph, runtime, parity, fmt = _choose_onnx(fmt, fp32, out, parity, x, reference, actual, data,
+                                                              gates)
         files = {"model": optimised, "original": graph}
         file_names = {"model": "model.onnx", "original": "model.original.onnx"}
     else:
@@ -241,6 +227,82 @@ def export_model(
         runtime=runtime, files=file_names,
     )
     return ExportResult(files=files, manifest=manifest)
+
+
+def _quantize_static(fp32: bytes, data: Any, windows: int = 128) -> bytes:
+    """Static int8 (QDQ) with activation ranges calibrated on training windows."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    train = data.x["train"]
+    idx = np.linspace(0, len(train) - 1, min(windows, len(train))).round().astype(int)
+
+    class _Reader(CalibrationDataReader):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self._rows = iter(idx)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            i = next(self._rows, None)
+            return None if i is None else {"x": np.ascontiguousarray(train[i : i + 1])}
+
+    root = logging.getLogger()
+    level = root.level
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8-static.onnx"
+        src.write_bytes(fp32)
+        root.setLevel(logging.ERROR)
+        try:
+            quantize_static(str(src), str(dst), _Reader(), quant_format=QuantFormat.QDQ,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        except Exception as exc:
+            raise ExportError(f"static int8 quantization failed: {type(exc).__name__}: {exc}") from exc
+        finally:
+            root.setLevel(level)
+        return dst.read_bytes()
+
+
+def _choose_onnx(fmt: str, fp32: bytes, fp32_out: np.ndarray, parity: Parity, x: np.ndarray, reference: np.ndarray,
+                 actual: np.ndarray, data: Any, gates: ExportGates) -> tuple[bytes, bytes, RuntimeChoice, Parity, str]:
+    """Build the candidate graphs the format allows, gate them, keep the fastest.
+
+    ``onnx``: fp32 only. ``onnx-int8``: dynamic and static (calibrated) int8, the faster that passes
+    its gate. ``onnx-auto``: fp32 and both int8 variants, the fastest that passes.
+    """
+    candidates: list[tuple[str, bytes, np.ndarray, Parity]] = []
+    notes: list[str] = []
+    if fmt in ("onnx", "onnx-auto"):
+        candidates.append(("fp32", fp32, fp32_out, parity))
+    if fmt in ("onnx-int8", "onnx-auto"):
+        assert parity.mae_exported is not None
+        for kind in ("int8-dynamic", "int8-static"):
+            try:
+                graph = _quantize_int8(fp32) if kind == "int8-dynamic" else _quantize_static(fp32, data)
+                q = _run(_session(graph), x)
+                gated = _int8_parity(parity, data, q, actual, gates, float(np.max(np.abs(q - reference))),
+                                     base=parity.mae_exported)
+                candidates.append((kind, graph, q, gated))
+            except ExportError as exc:
+                notes.append(f"{kind} rejected: {exc}")
+            except Exception as exc:  # ORT cannot run a quantized graph: not a candidate
+                notes.append(f"{kind} rejected: {type(exc).__name__}: {exc}")
+        if not any(kind.startswith("int8") for kind, *_ in candidates) and fmt == "onnx-int8":
+            raise ExportError("no int8 variant passed: " + "; ".join(notes))
+    speed = {kind: _p50_us(_session(graph, "all"), x[:1]) for kind, graph, _, _ in candidates}
+    if "fp32" not in speed:
+        speed["fp32 (reference)"] = _p50_us(_session(fp32, "all"), x[:1])
+    kind, graph, graph_out, chosen_parity = min(candidates, key=lambda c: speed[c[0]])
+    optimised, runtime = _optimise(graph, x, graph_out, max(gates.fp32_tolerance, 1e-5))
+    fp32_speed = speed.get("fp32", speed.get("fp32 (reference)"))
+    ranking = ", ".join(f"{k} {v:.1f} us" for k, v in sorted(speed.items(), key=lambda kv: kv[1]))
+    reason = f"{runtime.reason}; candidates at level all: {ranking}; chose {kind}"
+    if kind != "fp32" and fp32_speed:
+        reason += f" ({fp32_speed / speed[kind]:.2f}x fp32's speed)"
+        if speed[kind] > fp32_speed:
+            reason += ": int8 is slower than fp32 for this model, prefer --format onnx or onnx-auto"
+    if notes:
+        reason += "; " + "; ".join(notes)
+    measurements = {**runtime.measurements_us, **{f"candidate_{k}": v for k, v in speed.items()}}
+    runtime = runtime.model_copy(update={"reason": reason, "measurements_us": measurements})
+    return optimised, graph, runtime, chosen_parity, "onnx" if kind == "fp32" else "onnx-int8"
 
 
 def _int8_parity(parity: Parity, data: Any, out: np.ndarray, actual: np.ndarray, gates: ExportGates,

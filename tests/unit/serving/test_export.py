@@ -69,13 +69,28 @@ def test_int8_within_bound_and_measured(table):
     p = result.manifest.parity
     assert p.mae_change_pct is not None and p.mae_change_pct <= 2.0 and p.mae_bound_pct == 2.0
     reason = result.manifest.runtime.reason
-    assert "fp32's speed" in reason and "fp32_same_level" in result.manifest.runtime.measurements_us
+    assert "fp32's speed" in reason and "chose int8-" in reason
+    measured = result.manifest.runtime.measurements_us
+    assert "candidate_fp32 (reference)" in measured
+    assert {"candidate_int8-dynamic", "candidate_int8-static"} & set(measured)
+
+
+def test_auto_picks_the_fastest_passing_variant_and_says_why(table):
+    model, data = trained("dlinear", table, epochs=2)
+    result = export_model(model, data, "dlinear", "onnx-auto", ExportGates(windows=64, int8_bound_pct=50.0))
+    m = result.manifest
+    measured = m.runtime.measurements_us
+    speeds = {k.removeprefix("candidate_"): v for k, v in measured.items() if k.startswith("candidate_")}
+    assert "fp32" in speeds and len(speeds) >= 2
+    fastest = min(speeds, key=speeds.get)
+    assert m.format == ("onnx" if fastest == "fp32" else "onnx-int8")
+    assert f"chose {fastest}" in m.runtime.reason
 
 
 def test_failing_gate_raises_and_nothing_is_registered(table, tmp_path):
     model, data = trained("lstm", table)
     reg = LocalRegistry(tmp_path / "reg")
-    with pytest.raises(ExportError, match="int8 MAE .* worse than fp32"):
+    with pytest.raises(ExportError, match="no int8 variant passed.*worse than fp32"):
         result = export_model(model, data, "lstm", "onnx-int8", ExportGates(windows=64, int8_bound_pct=-50.0))
         reg.register("lstm", result.files, result.manifest.model_dump(mode="json"))
     assert reg.models() == [] and not (tmp_path / "reg").exists()
