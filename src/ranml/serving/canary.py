@@ -29,7 +29,7 @@ from ranml.config import RanmlModel
 from ranml.serving.runtime import Predictor
 from ranml.serving.scoring import OnlineScorer
 
-__all__ = ["CanaryController", "CanaryPolicy", "Decision", "in_canary"]
+__all__ = ["CanaryController", "CanaryPolicy", "Decision", "RegistryAliases", "in_canary"]
 
 log = logging.getLogger("ranml.serving.canary")
 
@@ -144,12 +144,13 @@ class CanaryController:
             return
         m = ch.metrics
         bad = m.errors + m.nonfinite
+        evidence = {"champion": self.champion.version, "challenger": ch.version, **m.snapshot()}
         if m.calls and bad / m.calls > self.policy.max_error_rate:
             self._act(Decision("rollback", f"challenger {ch.version}: {bad} of {m.calls} calls failed or were "
-                                           f"non-finite (> {self.policy.max_error_rate:.1%})", m.snapshot()))
+                                           f"non-finite (> {self.policy.max_error_rate:.1%})", evidence))
         elif m.calls >= self.policy.min_calls_for_latency and m.percentile(99) > self.policy.p99_budget_us:
             self._act(Decision("rollback", f"challenger {ch.version}: p99 {m.percentile(99):.0f} us over the "
-                                           f"{self.policy.p99_budget_us:.0f} us budget", m.snapshot()))
+                                           f"{self.policy.p99_budget_us:.0f} us budget", evidence))
 
     def decide(self) -> Decision:
         """Compare rolling errors; promote, roll back or wait."""
@@ -188,3 +189,30 @@ class CanaryController:
         if self.on_decision is not None:
             self.on_decision(decision)
         return decision
+
+
+class RegistryAliases:
+    """Carry canary decisions into a registry (use as ``CanaryController(on_decision=...)``).
+
+    A promotion points ``champion`` at the challenger; a rollback points ``challenger`` back at the
+    champion (no canary running). Both are recorded in the alias history with the decision's
+    reason, so running apps subscribed to alias moves follow.
+    """
+
+    def __init__(self, registry: Any, name: str, champion: str = "champion", challenger: str = "challenger",
+                 by: str = "canary") -> None:
+        self.registry = registry
+        self.name = name
+        self.champion_alias = champion
+        self.challenger_alias = challenger
+        self.by = by
+
+    def __call__(self, decision: Decision) -> None:
+        """Apply one decision."""
+        ev = decision.evidence
+        if decision.action == "promote" and "challenger" in ev:
+            self.registry.set_alias(self.name, self.champion_alias, ev["challenger"], by=self.by,
+                                    reason=decision.reason)
+        elif decision.action == "rollback" and "champion" in ev:
+            self.registry.set_alias(self.name, self.challenger_alias, ev["champion"], by=self.by,
+                                    reason=decision.reason)

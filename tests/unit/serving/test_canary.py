@@ -156,3 +156,21 @@ def test_hot_swap_under_load_fails_no_call(data):
     assert failures == [] and answered[0] > 60
     assert slot.active.version == "1.3.0" and {"1.0.0", "1.3.0"} <= versions
     assert [e.to_version for e in slot.events] == ["1.1.0", "1.2.0", "1.3.0"]
+
+
+def test_decisions_move_registry_aliases(data, tmp_path):
+    from ranml.serving import LocalRegistry
+    from ranml.serving.canary import Decision, RegistryAliases
+
+    reg = LocalRegistry(tmp_path / "reg")
+    for _ in range(2):
+        reg.register("m", {"model": b"x"}, {})
+    reg.set_alias("m", "champion", "1.0.0")
+    reg.set_alias("m", "challenger", "1.1.0")
+    apply = RegistryAliases(reg, "m")
+    apply(Decision("rollback", "worse", {"champion": "1.0.0", "challenger": "1.1.0"}))
+    assert reg.aliases("m") == {"champion": "1.0.0", "challenger": "1.0.0"}
+    apply(Decision("promote", "better by 5%", {"champion": "1.0.0", "challenger": "1.1.0"}))
+    assert reg.aliases("m")["champion"] == "1.1.0"
+    last = reg.history("m", "champion")[-1]
+    assert last["by"] == "canary" and last["reason"] == "better by 5%"
