@@ -1,0 +1,30 @@
+"""RMR (RIC Message Router) SI95 wire format, compatible with librmr 4.9.
+
+:class:`RmrMessage` is one message; :func:`encode` / :func:`decode` convert it to and from the
+bytes of one TCP frame; :class:`FrameReader` cuts frames out of a byte stream.
+"""
+
+from ranml.protocols.rmr.frame import (
+    CALL_FLAG,
+    HEADER_LEN,
+    PREFIX_LEN,
+    RmrFrameError,
+    RmrMessage,
+    decode,
+    encode,
+)
+from ranml.protocols.rmr.framer import FrameReader
+from ranml.protocols.rmr.mtypes import MTYPES, mtype_name
+
+__all__ = [
+    "CALL_FLAG",
+    "HEADER_LEN",
+    "MTYPES",
+    "PREFIX_LEN",
+    "FrameReader",
+    "RmrFrameError",
+    "RmrMessage",
+    "decode",
+    "encode",
+    "mtype_name",
+]
