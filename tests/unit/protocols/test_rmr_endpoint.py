@@ -4,8 +4,8 @@ import asyncio
 import struct
 
 import pytest
-from conftest import free_port
 
+from conftest import free_port
 from ranml.protocols.rmr import RmrMessage
 from ranml.protocols.rmr.endpoint import RmrEndpoint, RmrSendError
 from ranml.protocols.rmr.routes import parse_route_table
