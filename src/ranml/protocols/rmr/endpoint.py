@@ -98,6 +98,7 @@ class RmrEndpoint:
         self._conns: set[_Conn] = set()
         self._dial_locks: dict[str, asyncio.Lock] = {}
         self._calls: dict[tuple[int, bytes], asyncio.Future[RmrMessage]] = {}
+        self._dial_tasks: set[asyncio.Task[None]] = set()
         self._next_call = 1
 
     @property
@@ -116,10 +117,15 @@ class RmrEndpoint:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        for conn in list(self._conns):
-            conn.writer.close()
-            if conn.task is not None:
-                conn.task.cancel()
+        conns = list(self._conns)
+        for conn in conns:
+            conn.writer.close()  # the read loops see EOF and end by themselves
+        tasks = [c.task for c in conns if c.task is not None and c.task is not asyncio.current_task()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=1.0)
+            for task in pending:  # only our own dial tasks can be left; never the server's callbacks
+                if task in self._dial_tasks:
+                    task.cancel()
         for fut in self._calls.values():
             fut.cancel()
         self._conns.clear()
@@ -206,6 +212,8 @@ class RmrEndpoint:
                 raise RmrSendError(f"cannot reach RMR endpoint {endpoint}: {exc}") from None
             conn = _Conn(reader, writer, endpoint)
             conn.task = asyncio.create_task(self._read_loop(conn))  # replies may come back on it
+            self._dial_tasks.add(conn.task)
+            conn.task.add_done_callback(self._dial_tasks.discard)
             self._out[endpoint] = conn
             self._conns.add(conn)
             return conn
