@@ -1,0 +1,229 @@
+"""E2SM-KPM codec with a typed API (APER via asn1tools, compiled lazily and once per version).
+
+Covers report style 1: event trigger format 1 (reporting period), action definition format 1
+(measurement names, granularity period, optional NR cell), indication header format 1 (collection
+start time and sender fields) and indication message format 1 (measurement records). Version 2
+peers send a 4-octet collection start time, version 3 peers 8 octets (NTP format); the codec for
+the advertised version is chosen with ``KpmCodec(version=...)``.
+
+Callers never touch asn1tools values; malformed bytes raise :class:`E2smError`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from ranml.errors import RanmlError
+
+__all__ = ["ActionDefinition", "E2smError", "IndicationHeader", "IndicationMessage", "KpmCodec"]
+
+_NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900-01-01 to 1970-01-01
+Value = int | float | None
+
+
+class E2smError(RanmlError):
+    """E2SM bytes or values that cannot be encoded or decoded."""
+
+
+@dataclass(frozen=True)
+class ActionDefinition:
+    """Action definition format 1: what to measure and how often."""
+
+    measurements: tuple[str, ...]
+    granularity_ms: int
+    style: int = 1
+    nr_cell: tuple[bytes, int] | None = None  # (PLMN identity, 36-bit NR cell identity)
+
+
+@dataclass(frozen=True)
+class IndicationHeader:
+    """Indication header format 1."""
+
+    collect_start: float  # Unix seconds
+    sender_name: str | None = None
+    sender_type: str | None = None
+    vendor_name: str | None = None
+    file_format_version: str | None = None
+
+
+@dataclass(frozen=True)
+class IndicationMessage:
+    """Indication message format 1: one record per granularity period, values positional."""
+
+    records: tuple[tuple[Value, ...], ...]
+    measurements: tuple[str, ...] = ()
+    granularity_ms: int | None = None
+    incomplete: tuple[bool, ...] = ()
+
+
+def _info_list(names: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [{"measType": ("measName", m), "labelInfoList": [{"measLabel": {"noLabel": "true"}}]} for m in names]
+
+
+@functools.lru_cache(maxsize=2)
+def _spec(timestamp_octets: int) -> Any:
+    import asn1tools
+
+    text = resources.files("ranml.protocols.e2sm").joinpath("kpm.asn").read_text(encoding="utf-8")
+    return asn1tools.compile_string(text.replace("TIMESTAMP_OCTETS", str(timestamp_octets)), "per")
+
+
+def _parsing(fn: Any) -> Any:
+    """Turn any error while reading a decoded value (unexpected shape) into :class:`E2smError`."""
+
+    @functools.wraps(fn)
+    def wrapper(self: KpmCodec, data: bytes) -> Any:
+        try:
+            return fn(self, data)
+        except E2smError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise E2smError(f"{fn.__name__}: unexpected content ({type(exc).__name__}: {exc})") from None
+
+    return wrapper
+
+
+class KpmCodec:
+    """Encode/decode E2SM-KPM messages for a peer of ``version`` 2 or 3 (cheap; compiles on first use)."""
+
+    def __init__(self, version: int = 3) -> None:
+        if version not in (2, 3):
+            raise E2smError(f"E2SM-KPM version {version} is not supported; use 2 or 3")
+        self.version = version
+
+    @property
+    def _asn(self) -> Any:
+        return _spec(8 if self.version == 3 else 4)
+
+    def _encode(self, name: str, value: Any) -> bytes:
+        try:
+            data: bytes = self._asn.encode(name, value, check_constraints=True)
+        except Exception as exc:  # asn1tools raises several error types for out-of-range values
+            raise E2smError(f"cannot encode {name}: {exc}") from None
+        return data
+
+    def _decode(self, name: str, data: bytes) -> Any:
+        try:
+            return self._asn.decode(name, bytes(data))
+        except Exception as exc:  # malformed input must never escape as anything but E2smError
+            raise E2smError(f"malformed {name} ({len(data)} bytes): {type(exc).__name__}: {exc}") from None
+
+    # -- event trigger -----------------------------------------------------------------------
+    def encode_event_trigger(self, period_ms: int) -> bytes:
+        """Event trigger format 1 with a reporting period in milliseconds."""
+        return self._encode("E2SM-KPM-EventTriggerDefinition",
+                            {"eventDefinition-formats": ("eventDefinition-Format1", {"reportingPeriod": period_ms})})
+
+    @_parsing
+    def decode_event_trigger(self, data: bytes) -> int:
+        """The reporting period (ms) of an event trigger."""
+        value = self._decode("E2SM-KPM-EventTriggerDefinition", data)
+        _, fmt = value["eventDefinition-formats"]
+        return int(fmt["reportingPeriod"])
+
+    # -- action definition ---------------------------------------------------------------------
+    def encode_action_definition(self, action: ActionDefinition) -> bytes:
+        """Action definition format 1."""
+        if not action.measurements:
+            raise E2smError("an action definition needs at least one measurement name")
+        fmt: dict[str, Any] = {
+            "measInfoList": _info_list(action.measurements),
+            "granulPeriod": action.granularity_ms,
+        }
+        if action.nr_cell is not None:
+            plmn, cell = action.nr_cell
+            if not 0 <= cell < 2**36 or len(plmn) != 3:
+                raise E2smError("nr_cell needs a 3-octet PLMN identity and a 36-bit NR cell identity")
+            bits = (cell << 4).to_bytes(5, "big")  # the 36 bits are the leading bits of 5 octets
+            fmt["cellGlobalID"] = ("nR-CGI", {"pLMNIdentity": plmn, "nRCellIdentity": (bits, 36)})
+        value = {"ric-Style-Type": action.style, "actionDefinition-formats": ("actionDefinition-Format1", fmt)}
+        return self._encode("E2SM-KPM-ActionDefinition", value)
+
+    @_parsing
+    def decode_action_definition(self, data: bytes) -> ActionDefinition:
+        """Parse an action definition (format 1 only)."""
+        value = self._decode("E2SM-KPM-ActionDefinition", data)
+        kind, fmt = value["actionDefinition-formats"]
+        if kind != "actionDefinition-Format1":
+            raise E2smError(f"action definition {kind} is not supported (format 1 only)")
+        names = tuple(str(item["measType"][1]) for item in fmt["measInfoList"])
+        cell = None
+        if "cellGlobalID" in fmt and fmt["cellGlobalID"][0] == "nR-CGI":
+            cgi = fmt["cellGlobalID"][1]
+            bits, _ = cgi["nRCellIdentity"]
+            cell = (bytes(cgi["pLMNIdentity"]), int.from_bytes(bits, "big") >> 4)
+        return ActionDefinition(names, int(fmt["granulPeriod"]), int(value["ric-Style-Type"]), cell)
+
+    # -- indication header -----------------------------------------------------------------------
+    def _timestamp(self, unix_s: float) -> bytes:
+        ntp = unix_s + _NTP_EPOCH_OFFSET
+        seconds = int(ntp) & 0xFFFFFFFF
+        if self.version == 2:
+            return seconds.to_bytes(4, "big")
+        fraction = int((ntp - int(ntp)) * 2**32) & 0xFFFFFFFF
+        return seconds.to_bytes(4, "big") + fraction.to_bytes(4, "big")
+
+    def _unix(self, stamp: bytes) -> float:
+        seconds = int.from_bytes(stamp[:4], "big")
+        fraction = int.from_bytes(stamp[4:8], "big") / 2**32 if len(stamp) == 8 else 0.0
+        return seconds + fraction - _NTP_EPOCH_OFFSET
+
+    def encode_indication_header(self, header: IndicationHeader) -> bytes:
+        """Indication header format 1."""
+        fmt: dict[str, Any] = {"colletStartTime": self._timestamp(header.collect_start)}
+        for key, attr in (("fileFormatversion", "file_format_version"), ("senderName", "sender_name"),
+                          ("senderType", "sender_type"), ("vendorName", "vendor_name")):
+            if getattr(header, attr) is not None:
+                fmt[key] = getattr(header, attr)
+        return self._encode("E2SM-KPM-IndicationHeader",
+                            {"indicationHeader-formats": ("indicationHeader-Format1", fmt)})
+
+    @_parsing
+    def decode_indication_header(self, data: bytes) -> IndicationHeader:
+        """Parse an indication header."""
+        value = self._decode("E2SM-KPM-IndicationHeader", data)
+        _, fmt = value["indicationHeader-formats"]
+        return IndicationHeader(self._unix(bytes(fmt["colletStartTime"])), fmt.get("senderName"),
+                                fmt.get("senderType"), fmt.get("vendorName"), fmt.get("fileFormatversion"))
+
+    # -- indication message ----------------------------------------------------------------------
+    @staticmethod
+    def _record_item(v: Value) -> tuple[str, Any]:
+        if v is None:
+            return ("noValue", None)
+        if isinstance(v, int) and 0 <= v <= 4294967295:
+            return ("integer", v)
+        return ("real", float(v))
+
+    def encode_indication_message(self, message: IndicationMessage) -> bytes:
+        """Indication message format 1."""
+        if not message.records or any(not r for r in message.records):
+            raise E2smError("an indication message needs at least one record with at least one value")
+        data = []
+        for i, record in enumerate(message.records):
+            item: dict[str, Any] = {"measRecord": [self._record_item(v) for v in record]}
+            if i < len(message.incomplete) and message.incomplete[i]:
+                item["incompleteFlag"] = "true"
+            data.append(item)
+        fmt: dict[str, Any] = {"measData": data}
+        if message.measurements:
+            fmt["measInfoList"] = _info_list(message.measurements)
+        if message.granularity_ms is not None:
+            fmt["granulPeriod"] = message.granularity_ms
+        return self._encode("E2SM-KPM-IndicationMessage",
+                            {"indicationMessage-formats": ("indicationMessage-Format1", fmt)})
+
+    @_parsing
+    def decode_indication_message(self, data: bytes) -> IndicationMessage:
+        """Parse an indication message (format 1 only)."""
+        value = self._decode("E2SM-KPM-IndicationMessage", data)
+        kind, fmt = value["indicationMessage-formats"]
+        if kind != "indicationMessage-Format1":
+            raise E2smError(f"indication message {kind} is not supported (format 1 only)")
+        records = tuple(tuple(None if k == "noValue" else v for k, v in item["measRecord"]) for item in fmt["measData"])
+        incomplete = tuple("incompleteFlag" in item for item in fmt["measData"])
+        names = tuple(str(i["measType"][1]) for i in fmt.get("measInfoList", []))
+        return IndicationMessage(records, names, fmt.get("granulPeriod"), incomplete)
