@@ -113,6 +113,12 @@ def test_errors_name_the_problem(server):
     r = httpx.post(url, json={"cells": ["1"], "windows": []})
     assert r.status_code == 422
 
+    def chunks():
+        yield json.dumps(body()).encode()
+
+    r = httpx.post(url, content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 411
+
 
 def test_admin_needs_token(server):
     url = f"{server}/v1/models/traffic/promote"

@@ -104,12 +104,9 @@ def create_app(registry: str | Path, token: str | None = None, max_body_bytes: i
         if length is not None and length.isdigit() and int(length) > max_body_bytes:
             return JSONResponse({"detail": f"request body over {max_body_bytes} bytes"}, status_code=413)
         if request.method in ("POST", "PUT", "PATCH") and length is None:
-            body = b""
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > max_body_bytes:
-                    return JSONResponse({"detail": f"request body over {max_body_bytes} bytes"}, status_code=413)
-            request._body = body  # the stream is consumed; hand the body to the handler
+            # Without a length the size cannot be checked before reading: ask for one.
+            return JSONResponse({"detail": "send a Content-Length header (chunked bodies are not accepted)"},
+                                status_code=411)
         return await call_next(request)
 
     def authorize(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:  # noqa: B008
