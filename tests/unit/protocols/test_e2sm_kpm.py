@@ -72,3 +72,13 @@ def test_message_roundtrip_property(records):
     for a, b in zip(back.records, msg.records, strict=True):
         for x, y in zip(a, b, strict=True):
             assert (x is None and y is None) or x == pytest.approx(y)
+
+
+def test_ran_function_definition_roundtrip():
+    from ranml.protocols.e2sm import RanFunctionDefinition
+
+    ran = RanFunctionDefinition(("RRU.PrbUsedDl", "RRU.PrbUsedUl", "DRB.UEThpDl", "RRC.ConnMean"), instance=1)
+    data = KPM.encode_ran_function(ran)
+    assert KPM.decode_ran_function(data) == ran
+    with pytest.raises(E2smError):
+        KPM.decode_ran_function(data[:5])

@@ -6,6 +6,14 @@ from ranml.protocols.e2sm.kpm import (
     IndicationHeader,
     IndicationMessage,
     KpmCodec,
+    RanFunctionDefinition,
 )
 
-__all__ = ["ActionDefinition", "E2smError", "IndicationHeader", "IndicationMessage", "KpmCodec"]
+__all__ = [
+    "ActionDefinition",
+    "E2smError",
+    "IndicationHeader",
+    "IndicationMessage",
+    "KpmCodec",
+    "RanFunctionDefinition",
+]

@@ -18,7 +18,15 @@ from typing import Any
 
 from ranml.errors import RanmlError
 
-__all__ = ["ActionDefinition", "E2smError", "IndicationHeader", "IndicationMessage", "KpmCodec"]
+__all__ = [
+    "KPM_OID",
+    "ActionDefinition",
+    "E2smError",
+    "IndicationHeader",
+    "IndicationMessage",
+    "KpmCodec",
+    "RanFunctionDefinition",
+]
 
 _NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900-01-01 to 1970-01-01
 Value = int | float | None
@@ -36,6 +44,20 @@ class ActionDefinition:
     granularity_ms: int
     style: int = 1
     nr_cell: tuple[bytes, int] | None = None  # (PLMN identity, 36-bit NR cell identity)
+
+
+KPM_OID = "1.3.6.1.4.1.53148.1.2.2.2"
+
+
+@dataclass(frozen=True)
+class RanFunctionDefinition:
+    """What an E2 node offers for KPM (sent in E2 Setup): report style 1 with its measurements."""
+
+    measurements: tuple[str, ...]
+    short_name: str = "ORAN-E2SM-KPM"
+    oid: str = KPM_OID
+    description: str = "KPM Monitor"
+    instance: int | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +178,38 @@ class KpmCodec:
             bits, _ = cgi["nRCellIdentity"]
             cell = (bytes(cgi["pLMNIdentity"]), int.from_bytes(bits, "big") >> 4)
         return ActionDefinition(names, int(fmt["granulPeriod"]), int(value["ric-Style-Type"]), cell)
+
+    # -- RAN function definition --------------------------------------------------------------
+    def encode_ran_function(self, ran: RanFunctionDefinition) -> bytes:
+        """RAN function definition: periodic event trigger style 1 and report style 1."""
+        name: dict[str, Any] = {"ranFunction-ShortName": ran.short_name, "ranFunction-E2SM-OID": ran.oid,
+                                "ranFunction-Description": ran.description}
+        if ran.instance is not None:
+            name["ranFunction-Instance"] = ran.instance
+        value = {
+            "ranFunction-Name": name,
+            "ric-EventTriggerStyle-List": [{"ric-EventTriggerStyle-Type": 1,
+                                            "ric-EventTriggerStyle-Name": "Periodic Report",
+                                            "ric-EventTriggerFormat-Type": 1}],
+            "ric-ReportStyle-List": [{"ric-ReportStyle-Type": 1, "ric-ReportStyle-Name": "E2 Node Measurement",
+                                      "ric-ActionFormat-Type": 1,
+                                      "measInfo-Action-List": [{"measName": m} for m in ran.measurements],
+                                      "ric-IndicationHeaderFormat-Type": 1, "ric-IndicationMessageFormat-Type": 1}],
+        }
+        return self._encode("E2SM-KPM-RANfunction-Description", value)
+
+    @_parsing
+    def decode_ran_function(self, data: bytes) -> RanFunctionDefinition:
+        """Parse a RAN function definition (the measurements of report style 1)."""
+        value = self._decode("E2SM-KPM-RANfunction-Description", data)
+        name = value["ranFunction-Name"]
+        measurements: tuple[str, ...] = ()
+        for style in value.get("ric-ReportStyle-List", []):
+            if style["ric-ReportStyle-Type"] == 1:
+                measurements = tuple(str(m["measName"]) for m in style["measInfo-Action-List"])
+        return RanFunctionDefinition(measurements, str(name["ranFunction-ShortName"]),
+                                     str(name["ranFunction-E2SM-OID"]), str(name["ranFunction-Description"]),
+                                     name.get("ranFunction-Instance"))
 
     # -- indication header -----------------------------------------------------------------------
     def _timestamp(self, unix_s: float) -> bytes:
