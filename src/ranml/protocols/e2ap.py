@@ -1,0 +1,277 @@
+"""E2AP messages with typed dataclasses, encoded by pycrate's bundled O-RAN E2AP module (APER).
+
+Covered: RIC Indication, RIC Subscription request/response/failure, RIC Subscription Delete
+request/response, RIC Control request/acknowledge/failure. Callers never touch pycrate values; the
+E2SM payloads travel as bytes. pycrate's module object is process-global, so encoding and
+decoding are serialised by a lock. Malformed bytes raise :class:`E2apError`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from ranml.errors import RanmlError
+
+__all__ = [
+    "ControlAck",
+    "ControlFailure",
+    "ControlRequest",
+    "E2apError",
+    "Indication",
+    "SubscriptionDeleteRequest",
+    "SubscriptionDeleteResponse",
+    "SubscriptionFailure",
+    "SubscriptionRequest",
+    "SubscriptionResponse",
+    "decode",
+    "encode",
+]
+
+_LOCK = threading.Lock()
+
+
+class E2apError(RanmlError):
+    """E2AP bytes that cannot be decoded, or a value that cannot be encoded."""
+
+
+@dataclass(frozen=True)
+class Indication:
+    """RIC Indication (procedure 5): a report from the E2 node."""
+
+    requestor_id: int
+    instance_id: int
+    ran_function_id: int
+    action_id: int
+    header: bytes
+    message: bytes
+    sn: int | None = None
+    indication_type: str = "report"
+
+
+@dataclass(frozen=True)
+class SubscriptionRequest:
+    """RIC Subscription request (procedure 8): event trigger and report actions."""
+
+    requestor_id: int
+    instance_id: int
+    ran_function_id: int
+    event_trigger: bytes
+    actions: tuple[tuple[int, bytes | None], ...]  # (action id, action definition)
+
+
+@dataclass(frozen=True)
+class SubscriptionResponse:
+    """RIC Subscription response: admitted (and not admitted) action ids."""
+
+    requestor_id: int
+    instance_id: int
+    ran_function_id: int
+    admitted: tuple[int, ...]
+    not_admitted: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class SubscriptionFailure:
+    """RIC Subscription failure with its cause."""
+
+    requestor_id: int
+    instance_id: int
+    ran_function_id: int
+    cause: tuple[str, str] = ("ricRequest", "unspecified")
+
+
+@dataclass(frozen=True)
+class SubscriptionDeleteRequest:
+    """RIC Subscription Delete request (procedure 9)."""
+
+    requestor_id: int
+    instance_id: int
+    ran_function_id: int
+
+
+@dataclass(frozen=True)
+class SubscriptionDeleteResponse:
+    """RIC Subscription Delete response."""
+
+    requestor_id: int
+    instance_id: int
+    ran_function_id: int
+
+
+@dataclass(frozen=True)
+class ControlRequest:
+    """RIC Control request (procedure 4): E2SM control header and message."""
+
+    requestor_id: int
+    instance_id: int
+    ran_function_id: int
+    header: bytes
+    message: bytes
+    ack_requested: bool = True
+
+
+@dataclass(frozen=True)
+class ControlAck:
+    """RIC Control acknowledge (with an optional E2SM outcome)."""
+
+    requestor_id: int
+    instance_id: int
+    ran_function_id: int
+    outcome: bytes | None = None
+
+
+@dataclass(frozen=True)
+class ControlFailure:
+    """RIC Control failure with its cause."""
+
+    requestor_id: int
+    instance_id: int
+    ran_function_id: int
+    cause: tuple[str, str] = ("ricRequest", "unspecified")
+    outcome: bytes | None = field(default=None)
+
+
+Message = (Indication | SubscriptionRequest | SubscriptionResponse | SubscriptionFailure | SubscriptionDeleteRequest
+           | SubscriptionDeleteResponse | ControlRequest | ControlAck | ControlFailure)
+
+
+def _pdu() -> Any:
+    from pycrate_asn1dir import E2AP
+
+    return E2AP.E2AP_PDU_Descriptions.E2AP_PDU
+
+
+def _ie(ie_id: int, type_name: str, value: Any, crit: str = "reject") -> dict[str, Any]:
+    return {"id": ie_id, "criticality": crit, "value": (type_name, value)}
+
+
+def _common(m: Any) -> list[dict[str, Any]]:
+    return [_ie(29, "RICrequestID", {"ricRequestorID": m.requestor_id, "ricInstanceID": m.instance_id}),
+            _ie(5, "RANfunctionID", m.ran_function_id)]
+
+
+def _value(m: Message) -> tuple[str, dict[str, Any]]:
+    ies = _common(m)
+    if isinstance(m, Indication):
+        ies.append(_ie(15, "RICactionID", m.action_id))
+        if m.sn is not None:
+            ies.append(_ie(27, "RICindicationSN", m.sn))
+        ies += [_ie(28, "RICindicationType", m.indication_type), _ie(25, "RICindicationHeader", m.header),
+                _ie(26, "RICindicationMessage", m.message)]
+        return "initiatingMessage", {"procedureCode": 5, "criticality": "ignore",
+                                     "value": ("RICindication", {"protocolIEs": ies})}
+    if isinstance(m, SubscriptionRequest):
+        actions = []
+        for action_id, definition in m.actions:
+            item: dict[str, Any] = {"ricActionID": action_id, "ricActionType": "report"}
+            if definition is not None:
+                item["ricActionDefinition"] = definition
+            actions.append(_ie(19, "RICaction-ToBeSetup-Item", item, "ignore"))
+        ies.append(_ie(30, "RICsubscriptionDetails", {"ricEventTriggerDefinition": m.event_trigger,
+                                                      "ricAction-ToBeSetup-List": actions}))
+        return "initiatingMessage", {"procedureCode": 8, "criticality": "reject",
+                                     "value": ("RICsubscriptionRequest", {"protocolIEs": ies})}
+    if isinstance(m, SubscriptionResponse):
+        ies.append(_ie(17, "RICaction-Admitted-List",
+                       [_ie(14, "RICaction-Admitted-Item", {"ricActionID": a}, "ignore") for a in m.admitted]))
+        if m.not_admitted:
+            ies.append(_ie(18, "RICaction-NotAdmitted-List",
+                           [_ie(16, "RICaction-NotAdmitted-Item",
+                                {"ricActionID": a, "cause": ("ricRequest", "action-not-supported")}, "ignore")
+                            for a in m.not_admitted]))
+        return "successfulOutcome", {"procedureCode": 8, "criticality": "reject",
+                                     "value": ("RICsubscriptionResponse", {"protocolIEs": ies})}
+    if isinstance(m, SubscriptionFailure):
+        ies.append(_ie(1, "Cause", m.cause, "ignore"))
+        return "unsuccessfulOutcome", {"procedureCode": 8, "criticality": "reject",
+                                       "value": ("RICsubscriptionFailure", {"protocolIEs": ies})}
+    if isinstance(m, SubscriptionDeleteRequest):
+        return "initiatingMessage", {"procedureCode": 9, "criticality": "reject",
+                                     "value": ("RICsubscriptionDeleteRequest", {"protocolIEs": ies})}
+    if isinstance(m, SubscriptionDeleteResponse):
+        return "successfulOutcome", {"procedureCode": 9, "criticality": "reject",
+                                     "value": ("RICsubscriptionDeleteResponse", {"protocolIEs": ies})}
+    if isinstance(m, ControlRequest):
+        ies += [_ie(22, "RICcontrolHeader", m.header), _ie(23, "RICcontrolMessage", m.message),
+                _ie(21, "RICcontrolAckRequest", "ack" if m.ack_requested else "noAck")]
+        return "initiatingMessage", {"procedureCode": 4, "criticality": "reject",
+                                     "value": ("RICcontrolRequest", {"protocolIEs": ies})}
+    if isinstance(m, ControlAck):
+        if m.outcome is not None:
+            ies.append(_ie(32, "RICcontrolOutcome", m.outcome))
+        return "successfulOutcome", {"procedureCode": 4, "criticality": "reject",
+                                     "value": ("RICcontrolAcknowledge", {"protocolIEs": ies})}
+    ies.append(_ie(1, "Cause", m.cause, "ignore"))
+    if m.outcome is not None:
+        ies.append(_ie(32, "RICcontrolOutcome", m.outcome))
+    return "unsuccessfulOutcome", {"procedureCode": 4, "criticality": "reject",
+                                   "value": ("RICcontrolFailure", {"protocolIEs": ies})}
+
+
+def encode(message: Message) -> bytes:
+    """APER bytes of one E2AP PDU."""
+    kind, body = _value(message)
+    with _LOCK:
+        pdu = _pdu()
+        try:
+            pdu.set_val((kind, body))
+            data: bytes = pdu.to_aper()
+        except Exception as exc:  # pycrate raises its own error types for bad values
+            raise E2apError(f"cannot encode {type(message).__name__}: {exc}") from None
+    return data
+
+
+def decode(data: bytes) -> Message:
+    """Parse one E2AP PDU into its dataclass.
+
+    Raises
+    ------
+    E2apError
+        Malformed bytes, or a procedure this module does not cover (the message names it).
+    """
+    with _LOCK:
+        pdu = _pdu()
+        try:
+            pdu.from_aper(bytes(data))
+            kind, body = pdu.get_val()
+        except Exception as exc:  # malformed input must never escape as anything else
+            raise E2apError(f"malformed E2AP PDU ({len(data)} bytes): {type(exc).__name__}: {exc}") from None
+    try:
+        return _from_value(kind, body)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise E2apError(f"unexpected E2AP content: {type(exc).__name__}: {exc}") from None
+
+
+def _from_value(kind: str, body: dict[str, Any]) -> Message:
+    name, content = body["value"]
+    ies = {ie["id"]: ie["value"][1] for ie in content["protocolIEs"]}
+    req = ies.get(29, {"ricRequestorID": 0, "ricInstanceID": 0})
+    base = (int(req["ricRequestorID"]), int(req["ricInstanceID"]), int(ies.get(5, 0)))
+    if name == "RICindication":
+        return Indication(*base, action_id=int(ies[15]), header=bytes(ies[25]), message=bytes(ies[26]),
+                          sn=ies.get(27), indication_type=str(ies.get(28, "report")))
+    if name == "RICsubscriptionRequest":
+        details = ies[30]
+        actions = tuple((int(a["value"][1]["ricActionID"]), a["value"][1].get("ricActionDefinition"))
+                        for a in details["ricAction-ToBeSetup-List"])
+        return SubscriptionRequest(*base, event_trigger=bytes(details["ricEventTriggerDefinition"]), actions=actions)
+    if name == "RICsubscriptionResponse":
+        admitted = tuple(int(a["value"][1]["ricActionID"]) for a in ies.get(17, []))
+        not_admitted = tuple(int(a["value"][1]["ricActionID"]) for a in ies.get(18, []))
+        return SubscriptionResponse(*base, admitted=admitted, not_admitted=not_admitted)
+    if name == "RICsubscriptionFailure":
+        return SubscriptionFailure(*base, cause=tuple(ies[1]))  # type: ignore[arg-type]
+    if name == "RICsubscriptionDeleteRequest":
+        return SubscriptionDeleteRequest(*base)
+    if name == "RICsubscriptionDeleteResponse":
+        return SubscriptionDeleteResponse(*base)
+    if name == "RICcontrolRequest":
+        return ControlRequest(*base, header=bytes(ies[22]), message=bytes(ies[23]),
+                              ack_requested=ies.get(21, "noAck") == "ack")
+    if name == "RICcontrolAcknowledge":
+        return ControlAck(*base, outcome=ies.get(32))
+    if name == "RICcontrolFailure":
+        return ControlFailure(*base, cause=tuple(ies[1]), outcome=ies.get(32))  # type: ignore[arg-type]
+    raise E2apError(f"E2AP {kind} {name} is not covered by ranml.protocols.e2ap yet")
