@@ -15,8 +15,10 @@ KPM = KpmCodec()
 
 MESSAGES = [
     e2ap.Indication(1, 2, 2, 1, header=b"\x01\x02", message=b"\x03" * 64, sn=7),
-    e2ap.SubscriptionRequest(1, 2, 2, KPM.encode_event_trigger(1000),
-                             ((1, KPM.encode_action_definition(ActionDefinition(("RRU.PrbUsedDl",), 1000))), (2, None))),
+    e2ap.SubscriptionRequest(
+        1, 2, 2, KPM.encode_event_trigger(1000),
+        ((1, KPM.encode_action_definition(ActionDefinition(("RRU.PrbUsedDl",), 1000))), (2, None)),
+    ),
     e2ap.SubscriptionResponse(1, 2, 2, admitted=(1,), not_admitted=(2,)),
     e2ap.SubscriptionFailure(1, 2, 2, cause=("ricRequest", "ran-function-id-invalid")),
     e2ap.SubscriptionDeleteRequest(1, 2, 2),
