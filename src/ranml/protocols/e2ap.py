@@ -1,7 +1,8 @@
 """E2AP messages with typed dataclasses, encoded by pycrate's bundled O-RAN E2AP module (APER).
 
-Covered: RIC Indication, RIC Subscription request/response/failure, RIC Subscription Delete
-request/response, RIC Control request/acknowledge/failure. Callers never touch pycrate values; the
+Covered: E2 Setup request/response/failure, Error Indication, RIC Indication, RIC Subscription
+request/response/failure, RIC Subscription Delete request/response, RIC Control
+request/acknowledge/failure. Callers never touch pycrate values; the
 E2SM payloads travel as bytes. pycrate's module object is process-global, so encoding and
 decoding are serialised by a lock. Malformed bytes raise :class:`E2apError`.
 """
@@ -18,7 +19,11 @@ __all__ = [
     "ControlAck",
     "ControlFailure",
     "ControlRequest",
+    "E2SetupFailure",
+    "E2SetupRequest",
+    "E2SetupResponse",
     "E2apError",
+    "ErrorIndication",
     "Indication",
     "SubscriptionDeleteRequest",
     "SubscriptionDeleteResponse",
@@ -133,8 +138,54 @@ class ControlFailure:
     outcome: bytes | None = field(default=None)
 
 
+@dataclass(frozen=True)
+class E2SetupRequest:
+    """E2 Setup request (procedure 1) from a gNB: its id, RAN functions and NG component.
+
+    ``ran_functions`` holds ``(function id, E2SM definition bytes, revision, service-model OID)``.
+    """
+
+    transaction_id: int
+    plmn: bytes
+    gnb_id: int
+    ran_functions: tuple[tuple[int, bytes, int, str], ...]
+    gnb_id_bits: int = 22
+    amf_name: str = "amf"
+
+
+@dataclass(frozen=True)
+class E2SetupResponse:
+    """E2 Setup response: the RIC's id and the accepted RAN functions ``(id, revision)``."""
+
+    transaction_id: int
+    ric_plmn: bytes
+    ric_id: int
+    accepted: tuple[tuple[int, int], ...]
+    amf_name: str = "amf"
+
+
+@dataclass(frozen=True)
+class E2SetupFailure:
+    """E2 Setup failure with its cause."""
+
+    transaction_id: int
+    cause: tuple[str, str] = ("misc", "unspecified")
+
+
+@dataclass(frozen=True)
+class ErrorIndication:
+    """Error Indication (procedure 2); every field optional."""
+
+    transaction_id: int | None = None
+    requestor_id: int | None = None
+    instance_id: int | None = None
+    ran_function_id: int | None = None
+    cause: tuple[str, str] | None = None
+
+
 Message = (Indication | SubscriptionRequest | SubscriptionResponse | SubscriptionFailure | SubscriptionDeleteRequest
-           | SubscriptionDeleteResponse | ControlRequest | ControlAck | ControlFailure)
+           | SubscriptionDeleteResponse | ControlRequest | ControlAck | ControlFailure | E2SetupRequest
+           | E2SetupResponse | E2SetupFailure | ErrorIndication)
 
 
 def _pdu() -> Any:
@@ -152,7 +203,60 @@ def _common(m: Any) -> list[dict[str, Any]]:
             _ie(5, "RANfunctionID", m.ran_function_id)]
 
 
+def _ng_component(amf_name: str) -> dict[str, Any]:
+    return {"e2nodeComponentInterfaceType": "ng",
+            "e2nodeComponentID": ("e2nodeComponentInterfaceTypeNG", {"amf-name": amf_name})}
+
+
+SetupMessage = E2SetupRequest | E2SetupResponse | E2SetupFailure | ErrorIndication
+
+
+def _setup_value(m: SetupMessage) -> tuple[str, dict[str, Any]]:
+    if isinstance(m, E2SetupRequest):
+        gnb = {"global-gNB-ID": {"plmn-id": m.plmn, "gnb-id": ("gnb-ID", (m.gnb_id, m.gnb_id_bits))}}
+        functions = [_ie(8, "RANfunction-Item", {"ranFunctionID": fid, "ranFunctionDefinition": definition,
+                                                 "ranFunctionRevision": rev, "ranFunctionOID": oid}, "ignore")
+                     for fid, definition, rev, oid in m.ran_functions]
+        component = {**_ng_component(m.amf_name),
+                      "e2nodeComponentConfiguration": {"e2nodeComponentRequestPart": b"\x00",
+                                                       "e2nodeComponentResponsePart": b"\x00"}}
+        ies = [_ie(49, "TransactionID", m.transaction_id), _ie(3, "GlobalE2node-ID", ("gNB", gnb)),
+               _ie(10, "RANfunctions-List", functions),
+               _ie(50, "E2nodeComponentConfigAddition-List",
+                   [_ie(51, "E2nodeComponentConfigAddition-Item", component)])]
+        return "initiatingMessage", {"procedureCode": 1, "criticality": "reject",
+                                     "value": ("E2setupRequest", {"protocolIEs": ies})}
+    if isinstance(m, E2SetupResponse):
+        accepted = [_ie(6, "RANfunctionID-Item", {"ranFunctionID": fid, "ranFunctionRevision": rev}, "ignore")
+                    for fid, rev in m.accepted]
+        ack = {**_ng_component(m.amf_name), "e2nodeComponentConfigurationAck": {"updateOutcome": "success"}}
+        ies = [_ie(49, "TransactionID", m.transaction_id),
+               _ie(4, "GlobalRIC-ID", {"pLMN-Identity": m.ric_plmn, "ric-ID": (m.ric_id, 20)}),
+               _ie(9, "RANfunctionsID-List", accepted),
+               _ie(52, "E2nodeComponentConfigAdditionAck-List",
+                   [_ie(53, "E2nodeComponentConfigAdditionAck-Item", ack)])]
+        return "successfulOutcome", {"procedureCode": 1, "criticality": "reject",
+                                     "value": ("E2setupResponse", {"protocolIEs": ies})}
+    if isinstance(m, E2SetupFailure):
+        ies = [_ie(49, "TransactionID", m.transaction_id), _ie(1, "Cause", m.cause, "ignore")]
+        return "unsuccessfulOutcome", {"procedureCode": 1, "criticality": "reject",
+                                       "value": ("E2setupFailure", {"protocolIEs": ies})}
+    ies = []
+    if m.transaction_id is not None:
+        ies.append(_ie(49, "TransactionID", m.transaction_id))
+    if m.requestor_id is not None and m.instance_id is not None:
+        ies.append(_ie(29, "RICrequestID", {"ricRequestorID": m.requestor_id, "ricInstanceID": m.instance_id}))
+    if m.ran_function_id is not None:
+        ies.append(_ie(5, "RANfunctionID", m.ran_function_id))
+    if m.cause is not None:
+        ies.append(_ie(1, "Cause", m.cause, "ignore"))
+    return "initiatingMessage", {"procedureCode": 2, "criticality": "ignore",
+                                 "value": ("ErrorIndication", {"protocolIEs": ies})}
+
+
 def _value(m: Message) -> tuple[str, dict[str, Any]]:
+    if isinstance(m, E2SetupRequest | E2SetupResponse | E2SetupFailure | ErrorIndication):
+        return _setup_value(m)
     ies = _common(m)
     if isinstance(m, Indication):
         ies.append(_ie(15, "RICactionID", m.action_id))
@@ -247,6 +351,25 @@ def decode(data: bytes) -> Message:
 def _from_value(kind: str, body: dict[str, Any]) -> Message:
     name, content = body["value"]
     ies = {ie["id"]: ie["value"][1] for ie in content["protocolIEs"]}
+    if name == "E2setupRequest":
+        gnb = ies[3][1]["global-gNB-ID"]
+        gid, bits = gnb["gnb-id"][1]
+        functions = tuple((int(f["value"][1]["ranFunctionID"]), bytes(f["value"][1]["ranFunctionDefinition"]),
+                           int(f["value"][1]["ranFunctionRevision"]), str(f["value"][1]["ranFunctionOID"]))
+                          for f in ies[10])
+        return E2SetupRequest(int(ies[49]), bytes(gnb["plmn-id"]), int(gid), functions, int(bits))
+    if name == "E2setupResponse":
+        ric = ies[4]
+        accepted = tuple((int(f["value"][1]["ranFunctionID"]), int(f["value"][1]["ranFunctionRevision"]))
+                         for f in ies.get(9, []))
+        return E2SetupResponse(int(ies[49]), bytes(ric["pLMN-Identity"]), int(ric["ric-ID"][0]), accepted)
+    if name == "E2setupFailure":
+        return E2SetupFailure(int(ies[49]), tuple(ies[1]))  # type: ignore[arg-type]
+    if name == "ErrorIndication":
+        req = ies.get(29)
+        return ErrorIndication(ies.get(49), req["ricRequestorID"] if req else None,
+                               req["ricInstanceID"] if req else None, ies.get(5),
+                               tuple(ies[1]) if 1 in ies else None)  # type: ignore[arg-type]
     req = ies.get(29, {"ricRequestorID": 0, "ricInstanceID": 0})
     base = (int(req["ricRequestorID"]), int(req["ricInstanceID"]), int(ies.get(5, 0)))
     if name == "RICindication":

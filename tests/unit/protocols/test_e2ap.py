@@ -14,6 +14,12 @@ from ranml.protocols.e2sm import ActionDefinition, KpmCodec
 KPM = KpmCodec()
 
 MESSAGES = [
+    e2ap.E2SetupRequest(1, b"\x00\xf1\x10", 0x1234, ((2, b"kpm-definition", 1, "1.3.6.1.4.1.53148.1.2.2.2"),
+                                                        (3, b"rc-definition", 1, "1.3.6.1.4.1.53148.1.1.2.3"))),
+    e2ap.E2SetupResponse(1, b"\x00\xf1\x10", 0xABCDE, ((2, 1), (3, 1))),
+    e2ap.E2SetupFailure(1, ("misc", "unspecified")),
+    e2ap.ErrorIndication(requestor_id=1, instance_id=2, ran_function_id=2,
+                         cause=("protocol", "abstract-syntax-error-reject")),
     e2ap.Indication(1, 2, 2, 1, header=b"\x01\x02", message=b"\x03" * 64, sn=7),
     e2ap.SubscriptionRequest(
         1, 2, 2, KPM.encode_event_trigger(1000),
