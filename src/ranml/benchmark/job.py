@@ -192,17 +192,13 @@ def _execute(spec: JobSpec, folder: Path) -> dict[str, Any]:
     from ranml.benchmark.energy import EnergyMeter
     from ranml.benchmark.kpis import count_flops, count_params, measure_onnx, measure_torch_latency
     from ranml.benchmark.metrics import accuracy
-    from ranml.benchmark.models import ModelShape, resolve_model
+    from ranml.benchmark.models import resolve_model
     from ranml.benchmark.tuning import fit_model
 
     cls = resolve_model(spec.model.target)
     spatial = cls.capabilities.spatial
     data = windows_for(spec.dataset, spec.horizon, spatial)
-    shape = ModelShape(
-        input_steps=data.input_steps, horizon=data.horizon, n_features=int(data.x["train"].shape[-1]),
-        target_index=data.target_index, season_steps=data.season_steps,
-        grid=tuple(data.x["train"].shape[2:4]) if spatial else None,  # type: ignore[arg-type]
-    )
+    shape = data.model_shape()
     with EnergyMeter(spec.energy.watts_per_core, spec.energy.source) as meter:
         t0 = time.perf_counter()
         model, report, hparams = fit_model(cls, shape, spec.model, spec.train, data, spec.seed)

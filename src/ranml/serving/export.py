@@ -91,22 +91,30 @@ def _p50_us(sess: Any, x1: np.ndarray, calls: int = 300) -> float:
     return float(np.percentile(lat, 50) / 1e3)
 
 
-def _quantize_int8(fp32: bytes) -> bytes:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+def _run_quantizer(fp32: bytes, what: str, quantize: Any) -> bytes:
+    """Run an ``onnxruntime.quantization`` function ``quantize(src_path, dst_path)`` on ``fp32`` bytes.
 
+    The quantizers log advice through the root logger; it is raised to ERROR for the call only.
+    """
     root = logging.getLogger()
     level = root.level
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         src.write_bytes(fp32)
-        root.setLevel(logging.ERROR)  # quantize_dynamic suggests pre-processing via the root logger
+        root.setLevel(logging.ERROR)
         try:
-            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+            quantize(str(src), str(dst))
         except Exception as exc:
-            raise ExportError(f"int8 quantization failed: {type(exc).__name__}: {exc}") from exc
+            raise ExportError(f"{what} quantization failed: {type(exc).__name__}: {exc}") from exc
         finally:
             root.setLevel(level)
         return dst.read_bytes()
+
+
+def _quantize_int8(fp32: bytes) -> bytes:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    return _run_quantizer(fp32, "int8", lambda src, dst: quantize_dynamic(src, dst, weight_type=QuantType.QInt8))
 
 
 def _optimise(graph: bytes, x: np.ndarray, reference: np.ndarray, tolerance: float) -> tuple[bytes, RuntimeChoice]:
@@ -244,20 +252,9 @@ def _quantize_static(fp32: bytes, data: Any, windows: int = 128) -> bytes:
             i = next(self._rows, None)
             return None if i is None else {"x": np.ascontiguousarray(train[i : i + 1])}
 
-    root = logging.getLogger()
-    level = root.level
-    with tempfile.TemporaryDirectory() as tmp:
-        src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8-static.onnx"
-        src.write_bytes(fp32)
-        root.setLevel(logging.ERROR)
-        try:
-            quantize_static(str(src), str(dst), _Reader(), quant_format=QuantFormat.QDQ,
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-        except Exception as exc:
-            raise ExportError(f"static int8 quantization failed: {type(exc).__name__}: {exc}") from exc
-        finally:
-            root.setLevel(level)
-        return dst.read_bytes()
+    return _run_quantizer(fp32, "static int8", lambda src, dst: quantize_static(
+        src, dst, _Reader(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8))
 
 
 def _choose_onnx(fmt: str, fp32: bytes, fp32_out: np.ndarray, parity: Parity, x: np.ndarray, reference: np.ndarray,
@@ -331,7 +328,7 @@ def export_from_run(run_dir: str | Path, model: str, fmt: str = "onnx", dataset:
     """
     from ranml.benchmark.config import DatasetConfig
     from ranml.benchmark.job import windows_for
-    from ranml.benchmark.models import ModelShape, resolve_model
+    from ranml.benchmark.models import resolve_model
 
     run = Path(run_dir)
     try:
@@ -365,9 +362,7 @@ def export_from_run(run_dir: str | Path, model: str, fmt: str = "onnx", dataset:
     data = windows_for(ds, int(rec["horizon"]), cls.capabilities.spatial)
     train_keys = {"lr", "weight_decay", "batch_size", "search_trials"}
     params = {k: v for k, v in (rec.get("hparams") or {}).items() if k not in train_keys}
-    shape = ModelShape(input_steps=data.input_steps, horizon=data.horizon, n_features=int(data.x["train"].shape[-1]),
-                       target_index=data.target_index, season_steps=data.season_steps,
-                       grid=tuple(data.x["train"].shape[2:4]) if cls.capabilities.spatial else None)  # type: ignore[arg-type]
+    shape = data.model_shape()
     instance = cls(shape, **params)
     try:
         state = torch.load(job_dir / "checkpoint.pt", map_location="cpu", weights_only=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -121,6 +121,18 @@ class WindowedData:
     def actual(self, split: str) -> np.ndarray:
         """Targets of ``split`` in original units."""
         return self.inverse(self.y[split], split)
+
+    def model_shape(self) -> Any:
+        """The :class:`~ranml.benchmark.models.ModelShape` of models trained on these windows."""
+        from ranml.benchmark.models.base import ModelShape
+
+        spatial = self.kind == "grid"
+        features = 1 if spatial else int(self.x["train"].shape[-1])
+        return ModelShape(
+            input_steps=self.input_steps, horizon=self.horizon, n_features=features,
+            target_index=self.target_index, season_steps=self.season_steps,
+            grid=(int(self.x["train"].shape[2]), int(self.x["train"].shape[3])) if spatial else None,
+        )
 
     def mase_scale_for(self, split: str) -> np.ndarray:
         """MASE denominators broadcastable to the targets of ``split``."""
