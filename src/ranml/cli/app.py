@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from ranml.cli import benchmark, data, export, registry, rmr, serve
+from ranml.cli import benchmark, data, e2sim, export, registry, rmr, serve
 
 app = typer.Typer(name="ranml", help="ranml: forecasting models from benchmark to O-RAN apps.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 app.add_typer(benchmark.app, name="benchmark")
 app.add_typer(data.app, name="data")
+app.add_typer(e2sim.app, name="e2sim")
 app.add_typer(registry.app, name="registry")
 app.add_typer(rmr.app, name="rmr")
 app.command("export")(export.export)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 pytest.importorskip("asn1tools", reason="the E2SM codecs need asn1tools: pip install 'ranml[ric]'")
 
-from ranml.protocols.e2sm import ActionDefinition, E2smError, IndicationHeader, IndicationMessage, KpmCodec
+from ranml.protocols.e2sm import ActionDefinition, E2smError, IndicationHeader, IndicationMessage, KpmCodec, NrCgi
 
 KPM = KpmCodec(3)
 
@@ -21,7 +21,7 @@ def test_event_trigger_for_ten_seconds_is_the_known_bytes():
 
 def test_action_definition_roundtrip_with_cell():
     action = ActionDefinition(("RRU.PrbUsedDl", "RRU.PrbUsedUl", "DRB.UEThpDl", "RRC.ConnMean"), 1000, 1,
-                              (bytes.fromhex("00f110"), 0x123456789))
+                              NrCgi(bytes.fromhex("00f110"), 0x123456789))
     assert KPM.decode_action_definition(KPM.encode_action_definition(action)) == action
 
 

@@ -11,12 +11,11 @@ Callers never touch asn1tools values; malformed bytes raise :class:`E2smError`.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
-from ranml.errors import RanmlError
+from ranml.protocols.e2sm._asn import AsnCodec, E2smError, parsing
+from ranml.protocols.e2sm.common import NrCgi
 
 __all__ = [
     "KPM_OID",
@@ -32,10 +31,6 @@ _NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900-01-01 to 1970-01-01
 Value = int | float | None
 
 
-class E2smError(RanmlError):
-    """E2SM bytes or values that cannot be encoded or decoded."""
-
-
 @dataclass(frozen=True)
 class ActionDefinition:
     """Action definition format 1: what to measure and how often."""
@@ -43,7 +38,7 @@ class ActionDefinition:
     measurements: tuple[str, ...]
     granularity_ms: int
     style: int = 1
-    nr_cell: tuple[bytes, int] | None = None  # (PLMN identity, 36-bit NR cell identity)
+    cell: NrCgi | None = None
 
 
 KPM_OID = "1.3.6.1.4.1.53148.1.2.2.2"
@@ -85,30 +80,7 @@ def _info_list(names: tuple[str, ...]) -> list[dict[str, Any]]:
     return [{"measType": ("measName", m), "labelInfoList": [{"measLabel": {"noLabel": "true"}}]} for m in names]
 
 
-@functools.lru_cache(maxsize=2)
-def _spec(timestamp_octets: int) -> Any:
-    import asn1tools
-
-    text = resources.files("ranml.protocols.e2sm").joinpath("kpm.asn").read_text(encoding="utf-8")
-    return asn1tools.compile_string(text.replace("TIMESTAMP_OCTETS", str(timestamp_octets)), "per")
-
-
-def _parsing(fn: Any) -> Any:
-    """Turn any error while reading a decoded value (unexpected shape) into :class:`E2smError`."""
-
-    @functools.wraps(fn)
-    def wrapper(self: KpmCodec, data: bytes) -> Any:
-        try:
-            return fn(self, data)
-        except E2smError:
-            raise
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-            raise E2smError(f"{fn.__name__}: unexpected content ({type(exc).__name__}: {exc})") from None
-
-    return wrapper
-
-
-class KpmCodec:
+class KpmCodec(AsnCodec):
     """Encode/decode E2SM-KPM messages for a peer of ``version`` 2 or 3 (cheap; compiles on first use)."""
 
     def __init__(self, version: int = 3) -> None:
@@ -116,22 +88,10 @@ class KpmCodec:
             raise E2smError(f"E2SM-KPM version {version} is not supported; use 2 or 3")
         self.version = version
 
-    @property
-    def _asn(self) -> Any:
-        return _spec(8 if self.version == 3 else 4)
+    _filename = "kpm.asn"
 
-    def _encode(self, name: str, value: Any) -> bytes:
-        try:
-            data: bytes = self._asn.encode(name, value, check_constraints=True)
-        except Exception as exc:  # asn1tools raises several error types for out-of-range values
-            raise E2smError(f"cannot encode {name}: {exc}") from None
-        return data
-
-    def _decode(self, name: str, data: bytes) -> Any:
-        try:
-            return self._asn.decode(name, bytes(data))
-        except Exception as exc:  # malformed input must never escape as anything but E2smError
-            raise E2smError(f"malformed {name} ({len(data)} bytes): {type(exc).__name__}: {exc}") from None
+    def _replacements(self) -> tuple[tuple[str, str], ...]:
+        return (("TIMESTAMP_OCTETS", "8" if self.version == 3 else "4"),)
 
     # -- event trigger -----------------------------------------------------------------------
     def encode_event_trigger(self, period_ms: int) -> bytes:
@@ -139,7 +99,7 @@ class KpmCodec:
         return self._encode("E2SM-KPM-EventTriggerDefinition",
                             {"eventDefinition-formats": ("eventDefinition-Format1", {"reportingPeriod": period_ms})})
 
-    @_parsing
+    @parsing
     def decode_event_trigger(self, data: bytes) -> int:
         """The reporting period (ms) of an event trigger."""
         value = self._decode("E2SM-KPM-EventTriggerDefinition", data)
@@ -155,16 +115,12 @@ class KpmCodec:
             "measInfoList": _info_list(action.measurements),
             "granulPeriod": action.granularity_ms,
         }
-        if action.nr_cell is not None:
-            plmn, cell = action.nr_cell
-            if not 0 <= cell < 2**36 or len(plmn) != 3:
-                raise E2smError("nr_cell needs a 3-octet PLMN identity and a 36-bit NR cell identity")
-            bits = (cell << 4).to_bytes(5, "big")  # the 36 bits are the leading bits of 5 octets
-            fmt["cellGlobalID"] = ("nR-CGI", {"pLMNIdentity": plmn, "nRCellIdentity": (bits, 36)})
+        if action.cell is not None:
+            fmt["cellGlobalID"] = ("nR-CGI", action.cell.to_asn())
         value = {"ric-Style-Type": action.style, "actionDefinition-formats": ("actionDefinition-Format1", fmt)}
         return self._encode("E2SM-KPM-ActionDefinition", value)
 
-    @_parsing
+    @parsing
     def decode_action_definition(self, data: bytes) -> ActionDefinition:
         """Parse an action definition (format 1 only)."""
         value = self._decode("E2SM-KPM-ActionDefinition", data)
@@ -174,9 +130,7 @@ class KpmCodec:
         names = tuple(str(item["measType"][1]) for item in fmt["measInfoList"])
         cell = None
         if "cellGlobalID" in fmt and fmt["cellGlobalID"][0] == "nR-CGI":
-            cgi = fmt["cellGlobalID"][1]
-            bits, _ = cgi["nRCellIdentity"]
-            cell = (bytes(cgi["pLMNIdentity"]), int.from_bytes(bits, "big") >> 4)
+            cell = NrCgi.from_asn(fmt["cellGlobalID"][1])
         return ActionDefinition(names, int(fmt["granulPeriod"]), int(value["ric-Style-Type"]), cell)
 
     # -- RAN function definition --------------------------------------------------------------
@@ -198,7 +152,7 @@ class KpmCodec:
         }
         return self._encode("E2SM-KPM-RANfunction-Description", value)
 
-    @_parsing
+    @parsing
     def decode_ran_function(self, data: bytes) -> RanFunctionDefinition:
         """Parse a RAN function definition (the measurements of report style 1)."""
         value = self._decode("E2SM-KPM-RANfunction-Description", data)
@@ -235,7 +189,7 @@ class KpmCodec:
         return self._encode("E2SM-KPM-IndicationHeader",
                             {"indicationHeader-formats": ("indicationHeader-Format1", fmt)})
 
-    @_parsing
+    @parsing
     def decode_indication_header(self, data: bytes) -> IndicationHeader:
         """Parse an indication header."""
         value = self._decode("E2SM-KPM-IndicationHeader", data)
@@ -270,7 +224,7 @@ class KpmCodec:
         return self._encode("E2SM-KPM-IndicationMessage",
                             {"indicationMessage-formats": ("indicationMessage-Format1", fmt)})
 
-    @_parsing
+    @parsing
     def decode_indication_message(self, data: bytes) -> IndicationMessage:
         """Parse an indication message (format 1 only)."""
         value = self._decode("E2SM-KPM-IndicationMessage", data)

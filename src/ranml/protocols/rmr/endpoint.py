@@ -131,6 +131,17 @@ class RmrEndpoint:
         self._conns.clear()
         self._out.clear()
 
+    def drop_connections(self) -> int:
+        """Close every open connection but keep listening (peers re-dial; sends dial again).
+
+        Returns the number of connections closed.
+        """
+        conns = list(self._conns)
+        for conn in conns:
+            conn.writer.close()
+        self._out.clear()
+        return len(conns)
+
     async def __aenter__(self) -> RmrEndpoint:
         return await self.start()
 

@@ -1,0 +1,60 @@
+"""``ranml e2sim``: run a simulated RAN (E2 nodes whose cells react to controls) over RMR."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ranml.cli._common import handle_errors, setup_logging
+
+app = typer.Typer(help="E2 node simulator: KPM reports, RC handover and CCC cell on/off over RMR.",
+                  no_args_is_help=True)
+
+
+@app.command("run")
+@handle_errors
+def run(scenario: Annotated[Path, typer.Argument(help="Scenario YAML (see examples/scenarios/).")],
+        speed: Annotated[float | None, typer.Option(help="Simulated seconds per real second.")] = None,
+        duration: Annotated[str | None, typer.Option(help="Simulated duration, e.g. '2h' or '1D'.")] = None,
+        state_port: Annotated[int | None, typer.Option(help="Ground-truth HTTP port (0: pick one).")] = None,
+        rmr_port: Annotated[int | None, typer.Option(help="RMR data port (default: the scenario's).")] = None,
+        json_summary: Annotated[Path | None, typer.Option(help="Write the final state and counters here.")] = None,
+        verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every E2 event.")] = False) -> None:
+    """Run SCENARIO until its duration has been simulated or SIGTERM/SIGINT arrives."""
+    from ranml.e2sim import Simulator, load_scenario
+    from ranml.e2sim.scenario import seconds
+
+    setup_logging(verbose)
+    spec = load_scenario(scenario)
+    duration_s = None
+    if duration is not None:
+        try:
+            duration_s = seconds(duration, "--duration")
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+
+    async def main() -> dict[str, object]:
+        sim = Simulator(spec, speed=speed, duration_s=duration_s, state_port=state_port, rmr_port=rmr_port)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, sim.stop)
+        await sim.start()
+        assert sim.endpoint is not None
+        typer.echo(json.dumps({"rmr": sim.endpoint.src, "state_port": sim.state_port,
+                               "nodes": sorted(sim.nodes)}), err=True)
+        try:
+            summary = await sim.run()
+            if json_summary is not None:
+                sim.write_summary(json_summary)
+        finally:
+            await sim.close()
+        return summary
+
+    summary = asyncio.run(main())
+    typer.echo(json.dumps({"totals": summary["totals"], "e2": summary["e2"], "wall_s": summary["wall_s"],
+                           "speed_achieved": summary["speed_achieved"]}))

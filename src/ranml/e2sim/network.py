@@ -1,0 +1,218 @@
+"""The simulated radio network: cells with load, capacity, UEs, power and the effects of controls.
+
+State advances in fixed simulated ticks (vectorised over cells). Per tick and cell:
+
+* offered load = trace + steered load (handovers move load; it decays back with ``ues.steer_decay``
+  as steered UEs end their sessions);
+* a sleeping (or still waking) cell serves nothing; its load goes to awake neighbours in proportion
+  to their headroom, and what does not fit is unserved;
+* served = min(offered, capacity); PRB usage = served / capacity × PRBs (so it saturates);
+* connected UEs = offered / ``ues.mbps_per_ue`` (rounded up); UE throughput = served / UEs;
+* power = base + load share × utilisation when active, the wake-up power (base) while waking,
+  sleep power when asleep; energy integrates power.
+
+Cumulative integrals of every measurement are kept so that a KPM record for any granularity
+period is a difference of two snapshots divided by its length.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ranml.e2sim.scenario import CellSpec, Scenario, seconds
+from ranml.e2sim.traffic import TrafficTrace
+
+__all__ = ["MEASUREMENTS", "UE_ID_BASE", "Measurement", "Network"]
+
+UE_ID_BASE = 1_000_000  # AMF UE NGAP id of UE k in cell index c: (c + 1) * UE_ID_BASE + k
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A KPM measurement e2sim offers: row in the integral table, value kind, node aggregation."""
+
+    row: int
+    integer: bool
+    node_sum: bool  # node-level value: sum over cells (else mean)
+    scale: float = 1.0  # record = Δintegral / granularity × scale (energy: kWh per period instead)
+    per_period: bool = False
+
+
+MEASUREMENTS: dict[str, Measurement] = {
+    "RRU.PrbUsedDl": Measurement(0, True, True),
+    "RRU.PrbUsedUl": Measurement(1, True, True),
+    "RRU.PrbAvailDl": Measurement(2, True, True),
+    "RRU.PrbAvailUl": Measurement(3, True, True),
+    "RRU.PrbTotDl": Measurement(4, False, False),  # %
+    "DRB.UEThpDl": Measurement(5, False, False),  # kbit/s
+    "DRB.UEThpUl": Measurement(6, False, False),
+    "RRC.ConnMean": Measurement(7, True, True),
+    "PEE.AvgPower": Measurement(8, False, True),  # W
+    "PEE.Energy": Measurement(8, False, True, 1 / 3.6e6, True),  # kWh in the granularity period
+    "ranml.OfferedDl": Measurement(9, False, True),  # Mbit/s offered (incl. load absorbed from neighbours)
+    "ranml.ServedDl": Measurement(10, False, True),  # Mbit/s served
+    "ranml.Sleeping": Measurement(11, False, True),  # share of the period asleep or waking
+}
+_ROWS = 12
+
+
+class Network:
+    """Cells of all nodes as arrays; cheap to construct, advanced by :meth:`step`."""
+
+    def __init__(self, scenario: Scenario, cells: list[CellSpec], node_of: list[int],
+                 neighbours: list[list[int]], trace: TrafficTrace) -> None:
+        self.cells = cells
+        self.node_of = np.array(node_of)
+        self.neighbours = neighbours
+        self.trace = trace
+        n = len(cells)
+        self.capacity = np.array([c.capacity_mbps for c in cells])
+        self.prbs = np.array([float(c.prbs) for c in cells])
+        energy, ues = scenario.energy, scenario.ues
+        self.base_w, self.load_w, self.sleep_w = energy.base_w, energy.load_w, energy.sleep_w
+        self.wake_delay_s = seconds(energy.wake_delay)
+        self.mbps_per_ue, self.admission, self.ul_ratio = ues.mbps_per_ue, ues.admission, ues.ul_ratio
+        self.steer_tau_s = seconds(ues.steer_decay)
+        self.trace_offset_s = 0.0
+        self.steered = np.zeros(n)
+        self.sleeping = np.zeros(n, dtype=bool)
+        self.wake_at = np.full(n, math.inf)
+        self.own = np.zeros(n)
+        self.offered = np.zeros(n)
+        self.served = np.zeros(n)
+        self.unserved = np.zeros(n)
+        self.util = np.zeros(n)
+        self.ues = np.zeros(n, dtype=np.int64)
+        self.power = np.zeros(n)
+        self.values = np.zeros((_ROWS, n))
+        self.integral = np.zeros((_ROWS, n))
+        self.energy_j = np.zeros(n)
+        self.unserved_mbit = np.zeros(n)
+        self.overload_s = np.zeros(n)
+        self.sleep_s = np.zeros(n)
+        self.handovers_ok = 0
+        self.handovers_failed = 0
+        self.switches = 0
+        self.time_s = 0.0
+
+    @property
+    def waking(self) -> np.ndarray:
+        """Cells that were told to wake and are not serving yet."""
+        return np.isfinite(self.wake_at)
+
+    # -- time ---------------------------------------------------------------------------------
+    def step(self, dt: float) -> None:
+        """Advance ``dt`` simulated seconds (the state is evaluated at the start of the tick)."""
+        t = self.time_s
+        done = self.waking & (self.wake_at <= t)
+        if done.any():
+            self.sleeping[done] = False
+            self.wake_at[done] = math.inf
+        self.trace.at(self.trace_offset_s + t, out=self.own)
+        self.steered *= math.exp(-dt / self.steer_tau_s)
+        self.own += self.steered
+        np.maximum(self.own, 0.0, out=self.own)
+        off = self.sleeping | self.waking
+        offered = np.where(off, 0.0, self.own)
+        lost = np.zeros_like(offered)
+        for s in np.flatnonzero(off):
+            load = self.own[s]
+            peers = [j for j in self.neighbours[s] if not off[j]]
+            room = np.array([max(self.capacity[j] - offered[j], 0.0) for j in peers])
+            total = float(room.sum())
+            moved = min(load, total)
+            if total > 0:
+                for j, r in zip(peers, room, strict=True):
+                    offered[j] += moved * r / total
+            lost[s] = load - moved
+        self.offered = offered
+        self.served = np.minimum(offered, self.capacity)
+        self.unserved = offered - self.served + lost
+        self.util = self.served / self.capacity
+        self.ues = np.ceil(offered / self.mbps_per_ue - 1e-9).astype(np.int64)
+        self.power = np.where(self.sleeping & ~self.waking, self.sleep_w,
+                              np.where(self.waking, self.base_w, self.base_w + self.load_w * self.util))
+        v = self.values
+        v[0] = self.util * self.prbs
+        v[1] = np.minimum(v[0] * self.ul_ratio * 2.0, self.prbs)
+        v[2] = np.where(off, 0.0, self.prbs)
+        v[3] = v[2]
+        v[4] = self.util * 100.0
+        v[5] = np.where(self.ues > 0, self.served * 1000.0 / np.maximum(self.ues, 1), 0.0)
+        v[6] = v[5] * self.ul_ratio
+        v[7] = self.ues
+        v[8] = self.power
+        v[9] = offered
+        v[10] = self.served
+        v[11] = off
+        self.integral += v * dt
+        self.energy_j += self.power * dt
+        self.unserved_mbit += self.unserved * dt
+        self.overload_s += (self.unserved > 1e-9) * dt
+        self.sleep_s += off * dt
+        self.time_s = t + dt
+
+    # -- controls -----------------------------------------------------------------------------
+    def ue_cell(self, amf_ue_ngap_id: int) -> int | None:
+        """Index of the cell serving a UE id, or ``None`` when no such UE is connected now."""
+        c, k = divmod(amf_ue_ngap_id, UE_ID_BASE)
+        c -= 1
+        if not 0 <= c < len(self.cells) or k >= self.ues[c] or self.sleeping[c] or self.waking[c]:
+            return None
+        return c
+
+    def handover(self, source: int, target: int) -> str | None:
+        """Move one UE's share of load from ``source`` to ``target``; ``None`` or the failure reason."""
+        if target == source:
+            reason = "target is the serving cell"
+        elif target not in self.neighbours[source]:
+            reason = f"{self.cells[target].name} is not a neighbour of {self.cells[source].name}"
+        elif self.sleeping[target] or self.waking[target]:
+            reason = f"{self.cells[target].name} is switched off"
+        else:
+            share = self.offered[source] / max(int(self.ues[source]), 1)
+            if self.offered[target] + share > self.admission * self.capacity[target]:
+                reason = f"{self.cells[target].name} has no headroom"
+            else:
+                self.steered[source] -= share
+                self.steered[target] += share
+                self.offered[source] -= share
+                self.offered[target] += share
+                self.handovers_ok += 1
+                return None
+        self.handovers_failed += 1
+        return reason
+
+    def switch(self, cell: int, sleep: bool) -> None:
+        """Put a cell to sleep now, or start waking it (serving again after the wake-up delay)."""
+        self.switches += 1
+        if sleep:
+            self.sleeping[cell] = True
+            self.wake_at[cell] = math.inf
+        elif self.sleeping[cell] and not self.waking[cell]:
+            self.wake_at[cell] = self.time_s + self.wake_delay_s
+
+    # -- ground truth -------------------------------------------------------------------------
+    def cell_state(self, i: int) -> dict[str, object]:
+        """JSON-ready state of one cell."""
+        return {"name": self.cells[i].name, "offered_mbps": round(float(self.offered[i]), 3),
+                "served_mbps": round(float(self.served[i]), 3), "unserved_mbps": round(float(self.unserved[i]), 3),
+                "capacity_mbps": float(self.capacity[i]), "prb_used_dl": round(float(self.values[0, i]), 2),
+                "prb_util_pct": round(float(self.values[4, i]), 2), "power_w": round(float(self.power[i]), 2),
+                "sleeping": bool(self.sleeping[i] and not self.waking[i]), "waking": bool(self.waking[i]),
+                "ues": int(self.ues[i]), "steered_mbps": round(float(self.steered[i]), 3),
+                "energy_j": round(float(self.energy_j[i]), 1), "overload_s": float(self.overload_s[i]),
+                "unserved_mbit": round(float(self.unserved_mbit[i]), 3)}
+
+    def totals(self) -> dict[str, float | int]:
+        """Network totals since the start."""
+        return {"energy_j": round(float(self.energy_j.sum()), 1),
+                "energy_kwh": round(float(self.energy_j.sum()) / 3.6e6, 4),
+                "unserved_mbit": round(float(self.unserved_mbit.sum()), 3),
+                "overload_minutes": round(float(self.overload_s.sum()) / 60.0, 3),
+                "sleep_minutes": round(float(self.sleep_s.sum()) / 60.0, 3),
+                "handovers_ok": self.handovers_ok, "handovers_failed": self.handovers_failed,
+                "cell_switches": self.switches, "simulated_s": self.time_s}
