@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ranml.protocols.e2sm import kpm_fast
 from ranml.protocols.e2sm._asn import AsnCodec, E2smError, parsing
 from ranml.protocols.e2sm.common import NrCgi
 
@@ -76,17 +77,28 @@ class IndicationMessage:
     incomplete: tuple[bool, ...] = ()
 
 
+_HEADER_FIELDS = (("fileFormatversion", "file_format_version"), ("senderName", "sender_name"),
+                  ("senderType", "sender_type"), ("vendorName", "vendor_name"))
+
+
 def _info_list(names: tuple[str, ...]) -> list[dict[str, Any]]:
     return [{"measType": ("measName", m), "labelInfoList": [{"measLabel": {"noLabel": "true"}}]} for m in names]
 
 
 class KpmCodec(AsnCodec):
-    """Encode/decode E2SM-KPM messages for a peer of ``version`` 2 or 3 (cheap; compiles on first use)."""
+    """Encode/decode E2SM-KPM messages for a peer of ``version`` 2 or 3 (cheap; compiles on first use).
 
-    def __init__(self, version: int = 3) -> None:
+    With ``fast`` (the default) the indication header and message go through the hand-written
+    aligned-PER path of :mod:`ranml.protocols.e2sm.kpm_fast`, which produces the reference codec's
+    bytes and values and hands anything unusual to the reference codec; ``fast=False`` always uses
+    the reference (asn1tools).
+    """
+
+    def __init__(self, version: int = 3, fast: bool = True) -> None:
         if version not in (2, 3):
             raise E2smError(f"E2SM-KPM version {version} is not supported; use 2 or 3")
         self.version = version
+        self.fast = fast
 
     _filename = "kpm.asn"
 
@@ -182,16 +194,30 @@ class KpmCodec(AsnCodec):
     def encode_indication_header(self, header: IndicationHeader) -> bytes:
         """Indication header format 1."""
         fmt: dict[str, Any] = {"colletStartTime": self._timestamp(header.collect_start)}
-        for key, attr in (("fileFormatversion", "file_format_version"), ("senderName", "sender_name"),
-                          ("senderType", "sender_type"), ("vendorName", "vendor_name")):
+        for key, attr in _HEADER_FIELDS:
             if getattr(header, attr) is not None:
                 fmt[key] = getattr(header, attr)
+        if self.fast:
+            try:
+                strings = {k: v for k, v in fmt.items() if k != "colletStartTime"}
+                kpm_fast.check_strings(strings.values())
+                return kpm_fast.encode_header(fmt["colletStartTime"], strings)
+            except kpm_fast.Unsupported:
+                pass
         return self._encode("E2SM-KPM-IndicationHeader",
                             {"indicationHeader-formats": ("indicationHeader-Format1", fmt)})
 
     @parsing
     def decode_indication_header(self, data: bytes) -> IndicationHeader:
         """Parse an indication header."""
+        if self.fast:
+            try:
+                stamp, fields = kpm_fast.decode_header(bytes(data), 8 if self.version == 3 else 4)
+                kpm_fast.check_strings(fields.values())
+                return IndicationHeader(self._unix(stamp), fields.get("senderName"), fields.get("senderType"),
+                                        fields.get("vendorName"), fields.get("fileFormatversion"))
+            except (kpm_fast.Unsupported, UnicodeDecodeError):
+                pass
         value = self._decode("E2SM-KPM-IndicationHeader", data)
         _, fmt = value["indicationHeader-formats"]
         return IndicationHeader(self._unix(bytes(fmt["colletStartTime"])), fmt.get("senderName"),
@@ -210,6 +236,13 @@ class KpmCodec(AsnCodec):
         """Indication message format 1."""
         if not message.records or any(not r for r in message.records):
             raise E2smError("an indication message needs at least one record with at least one value")
+        if self.fast:
+            try:
+                kpm_fast.check_strings(message.measurements)
+                return kpm_fast.encode_message(message.records, message.measurements, message.granularity_ms,
+                                               message.incomplete)
+            except kpm_fast.Unsupported:
+                pass
         data = []
         for i, record in enumerate(message.records):
             item: dict[str, Any] = {"measRecord": [self._record_item(v) for v in record]}
@@ -227,6 +260,13 @@ class KpmCodec(AsnCodec):
     @parsing
     def decode_indication_message(self, data: bytes) -> IndicationMessage:
         """Parse an indication message (format 1 only)."""
+        if self.fast:
+            try:
+                records, names, granularity, flags = kpm_fast.decode_message(bytes(data))
+                kpm_fast.check_strings(names)
+                return IndicationMessage(records, names, granularity, flags)
+            except (kpm_fast.Unsupported, UnicodeDecodeError):
+                pass
         value = self._decode("E2SM-KPM-IndicationMessage", data)
         kind, fmt = value["indicationMessage-formats"]
         if kind != "indicationMessage-Format1":
