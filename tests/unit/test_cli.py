@@ -56,3 +56,26 @@ def test_unknown_backend(tmp_path):
     res = runner.invoke(app, ["benchmark", "run", str(tiny_config(tmp_path)), "--out", str(tmp_path / "o"),
                               "--backend", "spark"])
     assert res.exit_code == 5 and "unknown backend 'spark'" in res.output
+
+
+def test_e2sim_run_on_the_example_scenario(tmp_path):
+    """The command docs/e2sim.md shows, on a short simulated window."""
+    pytest.importorskip("asn1tools", reason="e2sim needs the E2SM codecs: pip install 'ranml[ric]'")
+    from conftest import free_port
+
+    summary = tmp_path / "summary.json"
+    result = runner.invoke(app, ["e2sim", "run", "examples/scenarios/city-small.yaml", "--speed", "7200",
+                                 "--duration", "20min", "--state-port", "0", "--rmr-port", str(free_port()),
+                                 "--json-summary", str(summary)])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert printed["totals"]["simulated_s"] == 1200 and printed["totals"]["energy_kwh"] > 0
+    data = json.loads(summary.read_text())
+    assert len(data["cells"]) == 9 and data["e2"]["setups"] == 3
+
+
+def test_e2sim_bad_scenario_names_the_field(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("speed: fast\n")
+    result = runner.invoke(app, ["e2sim", "run", str(bad)])
+    assert result.exit_code == 2 and "bad.yaml:1: speed" in result.output
