@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,20 +13,6 @@ import typer
 from ranml.cli._common import handle_errors, setup_logging
 
 app = typer.Typer(help="RMR debugging tools, wire-compatible with librmr.", no_args_is_help=True)
-
-
-def _routes(own: set[str]) -> object:
-    from ranml.errors import RanmlError
-    from ranml.protocols.rmr.routes import RouteTable, parse_route_table
-
-    path = os.environ.get("RMR_SEED_RT")
-    if not path:
-        return RouteTable()
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RanmlError(f"RMR_SEED_RT={path}: cannot read the route table ({exc.strerror})") from None
-    return parse_route_table(text, own)
 
 
 @app.command("echo")
@@ -75,6 +59,7 @@ def send(mtype: Annotated[int, typer.Option(help="Message type.")],
     from ranml.errors import RanmlError
     from ranml.protocols.rmr import RmrMessage
     from ranml.protocols.rmr.endpoint import RmrEndpoint
+    from ranml.protocols.rmr.routes import seed_route_table
 
     setup_logging(False)
     try:
@@ -84,7 +69,7 @@ def send(mtype: Annotated[int, typer.Option(help="Message type.")],
 
     async def main() -> dict[str, object]:
         ep = RmrEndpoint(port, name=name)
-        ep.routes = _routes(ep.own_names)  # type: ignore[assignment]
+        ep.routes = seed_route_table(ep.own_names)
         async with ep:
             rtts, replies = [], 0
             for i in range(count):

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,6 @@ from typing import Any
 import pandas as pd
 
 from ranml.e2sim.faults import FaultInjector
-from ranml.e2sim.http_api import JsonHttpServer
 from ranml.e2sim.network import Network
 from ranml.e2sim.node import E2Node
 from ranml.e2sim.scenario import CellSpec, Scenario, seconds
@@ -32,7 +30,8 @@ from ranml.protocols import e2ap
 from ranml.protocols.e2sm import NrCgi, plmn_from_text
 from ranml.protocols.rmr import MTYPES, RmrMessage
 from ranml.protocols.rmr.endpoint import RmrEndpoint, RmrSendError
-from ranml.protocols.rmr.routes import RouteError, RouteTable, parse_route_table
+from ranml.protocols.rmr.routes import RouteError, RouteTable, parse_route_table, seed_route_table
+from ranml.tinyhttp import TinyHttpServer
 
 __all__ = ["Simulator", "auto_neighbours"]
 
@@ -92,7 +91,7 @@ class Simulator:
         self.nodes: dict[str, E2Node] = {}
         self.network: Network | None = None
         self.endpoint: RmrEndpoint | None = None
-        self.http: JsonHttpServer | None = None
+        self.http: TinyHttpServer | None = None
         self.faults = FaultInjector(list(scenario.faults))
         self.counters = {"malformed_e2ap": 0, "unknown_mtypes": 0, "unknown_meid": 0, "send_errors": 0,
                          "dropped_while_disconnected": 0, "indications_sent": 0, "report_errors": 0}
@@ -139,9 +138,7 @@ class Simulator:
         text = self._routes_text or self.scenario.rmr.routes
         if text is None and self.scenario.rmr.routes_file:
             text = Path(self.scenario.rmr.routes_file).read_text(encoding="utf-8")
-        if text is None and os.environ.get("RMR_SEED_RT"):
-            text = Path(os.environ["RMR_SEED_RT"]).read_text(encoding="utf-8")
-        return parse_route_table(text, own) if text else RouteTable()
+        return parse_route_table(text, own) if text else seed_route_table(own)
 
     async def start(self) -> None:
         """Build the network, listen on RMR (and HTTP), send the E2 Setups."""
@@ -150,7 +147,7 @@ class Simulator:
         self.endpoint.routes = self._route_table(self.endpoint.own_names)
         await self.endpoint.start()
         if self.state_port is not None:
-            self.http = JsonHttpServer(self._http, self.state_port)
+            self.http = TinyHttpServer(self._http, self.state_port)
             self.state_port = await self.http.start()
         self._spawn(self._receive_loop())
         for node in self.nodes.values():
@@ -382,7 +379,9 @@ class Simulator:
             out["rmr"] = {k: v for k, v in self.endpoint.stats.__dict__.items() if isinstance(v, int)}
         return out
 
-    def _http(self, path: str) -> tuple[int, Any]:
+    def _http(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
+        if method != "GET":
+            return 405, {"error": f"{method} not allowed; the ground-truth API is read-only"}
         if path in ("/", "/state"):
             return 200, self.state()
         if path == "/totals":
@@ -392,6 +391,10 @@ class Simulator:
             return 200, {"ok": True}
         if path == "/summary":
             return 200, self.summary()
+        if path == "/v1/nodeb/states":
+            return 200, [{"inventoryName": n.name, "connectionStatus": "CONNECTED" if n.up else "DISCONNECTED",
+                          "globalNbId": {"plmnId": n.plmn.hex(), "nbId": f"{n.spec.gnb_id:022b}"}}
+                         for n in self.nodes.values()]
         if path.startswith("/v1/nodeb/"):
             node = self.nodes.get(path.rsplit("/", 1)[1])
             if node is None:
@@ -406,9 +409,10 @@ class Simulator:
                 "gnb": {"ranFunctions": [{"ranFunctionId": fid, "ranFunctionDefinition": d.hex(),
                                           "ranFunctionRevision": rev, "ranFunctionOid": oid}
                                          for fid, d, rev, oid in node.ran_functions()],
-                        "servedNrCells": [{"cellName": self.network.cells[c].name if self.network else "",
-                                           "nrCellIdentity": f"{node.cell_cgi(c).cell_id:09x}"}
-                                          for c in node.cells]}}
+                        "servedNrCells": [{"servedNrCellInformation": {
+                            "cellId": f"{node.plmn.hex()}:{node.cell_cgi(c).cell_id:09x}",
+                            "cellName": self.network.cells[c].name if self.network else ""}}
+                            for c in node.cells]}}
 
     def write_summary(self, path: str | Path) -> None:
         """Write :meth:`summary` as JSON (atomically)."""

@@ -184,3 +184,27 @@ def parse_route_table(text: str, own_names: Iterable[str] = (), base: RouteTable
     if building is not None:
         log.warning("route table ends inside newrt|start without newrt|end; not installed")
     return live
+
+
+def seed_route_table(own_names: Iterable[str] = (), path: str | None = None) -> RouteTable:
+    """The route table in ``path`` (default: the file named by ``RMR_SEED_RT``); empty when unset.
+
+    Raises
+    ------
+    RouteError
+        The file cannot be read or does not parse (the message names the file).
+    """
+    import os
+    from pathlib import Path
+
+    path = path or os.environ.get("RMR_SEED_RT")
+    if not path:
+        return RouteTable()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RouteError(f"RMR_SEED_RT={path}: cannot read the route table ({exc.strerror})") from None
+    try:
+        return parse_route_table(text, own_names)
+    except RouteError as exc:
+        raise RouteError(f"{path}: {exc}") from None

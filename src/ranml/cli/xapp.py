@@ -1,0 +1,127 @@
+"""``ranml xapp``: run an xApp, emit and validate its OSC descriptor."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ranml.cli._common import handle_errors, setup_logging
+
+app = typer.Typer(help="xApp SDK: run apps over RMR, descriptors for the OSC Near-RT RIC.", no_args_is_help=True)
+
+
+def _config_file(path: Path | None) -> dict[str, object] | None:
+    if path is None:
+        return None
+    import yaml
+
+    from ranml.errors import ConfigError
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the app config: {exc}") from None
+    if isinstance(data, dict) and "controls" in data and "containers" in data:
+        data = data["controls"]  # an OSC config-file.json: the app's settings are its controls
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the app config must be a mapping")
+    return data
+
+
+@app.command("run")
+@handle_errors
+def run(ref: Annotated[str, typer.Argument(help="module:app, or traffic-steering / energy-saving.")],
+        config: Annotated[Path | None, typer.Option(help="App settings (YAML/JSON, or a config-file.json).")] = None,
+        rmr_port: Annotated[int, typer.Option(help="RMR data port.")] = 4560,
+        name: Annotated[str | None, typer.Option(help="Name in RMR src (default RMR_SRC_ID or host name).")] = None,
+        http_port: Annotated[int, typer.Option(help="Health/config/metrics HTTP port (0: pick one).")] = 8080,
+        state: Annotated[str, typer.Option(help="State store: memory, redis (DBAAS_SERVICE_HOST/PORT) or auto.")]
+        = "auto",
+        e2mgr_url: Annotated[str | None, typer.Option(help="E2 manager base URL for node discovery.")] = None,
+        node: Annotated[list[str] | None, typer.Option(help="Node RAN name to subscribe to (repeatable).")] = None,
+        mdc_logs: Annotated[bool, typer.Option(help="Log in mdclogpy MDC JSON format.")] = True,
+        verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Run an xApp until SIGTERM/SIGINT: drain, delete subscriptions, exit 0."""
+    import logging
+
+    from ranml.protocols.rmr.routes import seed_route_table
+    from ranml.xapp.loader import load_app
+    from ranml.xapp.logs import setup_mdc_logging
+    from ranml.xapp.runner import RunnerSettings, XAppRunner
+    from ranml.xapp.transport import RmrTransport
+
+    xapp = load_app(ref)
+    if mdc_logs:
+        setup_mdc_logging(xapp.name, logging.INFO if verbose else logging.WARNING)
+    else:
+        setup_logging(verbose)
+    settings = RunnerSettings(http_port=http_port, state=state, e2mgr_url=e2mgr_url,  # type: ignore[arg-type]
+                              nodes=list(node or []))
+    values = _config_file(config)
+
+    async def main() -> dict[str, object]:
+        transport = RmrTransport(rmr_port, name=name)
+        transport.endpoint.routes = seed_route_table(transport.endpoint.own_names)
+        runner = XAppRunner(xapp, transport, settings, values)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await runner.start()
+        typer.echo(json.dumps({"xapp": xapp.name, "rmr": transport.name,
+                               "http_port": runner.http.port if runner.http else None}), err=True)
+        await stop.wait()
+        return await runner.stop()
+
+    typer.echo(json.dumps(asyncio.run(main())))
+
+
+@app.command("descriptor")
+@handle_errors
+def descriptor(ref: Annotated[str, typer.Argument(help="module:app, or a built-in app name.")],
+               out: Annotated[Path | None, typer.Option(help="Write here (default: stdout).")] = None,
+               schema_out: Annotated[Path | None, typer.Option(help="Also write the controls JSON schema.")] = None,
+               image_registry: Annotated[str, typer.Option(help="Image registry.")] = "nexus3.o-ran-sc.org:10002",
+               ) -> None:
+    """Emit the OSC config-file.json for an app (validated before it is written)."""
+    from ranml.errors import ConfigError
+    from ranml.xapp.descriptor import build_descriptor, validate_descriptor
+    from ranml.xapp.loader import load_app
+
+    xapp = load_app(ref)
+    data = build_descriptor(xapp, image_registry=image_registry)
+    problems = validate_descriptor(data, xapp.config_schema())
+    if problems:
+        raise ConfigError("the generated descriptor does not validate:\n" + "\n".join(problems))
+    text = json.dumps(data, indent=2)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+    if schema_out is not None:
+        schema_out.write_text(json.dumps(xapp.config_schema(), indent=2) + "\n", encoding="utf-8")
+
+
+@app.command("validate-descriptor")
+@handle_errors
+def validate(path: Annotated[Path, typer.Argument(help="A config-file.json.")],
+             schema: Annotated[Path | None, typer.Option(help="The app's controls schema (schema.json).")] = None,
+             ) -> None:
+    """Check a descriptor against the OSC schema: prints the problems (exit 1) or nothing (exit 0)."""
+    from ranml.xapp.descriptor import validate_descriptor
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        typer.echo(f"{path}: not readable JSON: {exc}")
+        raise typer.Exit(1) from None
+    controls = json.loads(schema.read_text(encoding="utf-8")) if schema is not None else None
+    problems = validate_descriptor(data, controls)
+    for p in problems:
+        typer.echo(p)
+    raise typer.Exit(1 if problems else 0)

@@ -1,0 +1,192 @@
+"""The xApp object: handlers registered by decorator, declared subscriptions, typed config.
+
+A forecasting xApp is a short module::
+
+    app = XApp("load-watch", version="1.0.0", config=Settings)
+    app.subscribe_kpm(("RRU.PrbUsedDl", "RRC.ConnMean"), period_ms=1000)
+
+    @app.on_report
+    async def report(ctx: Context, r: CellReport) -> None:
+        ctx.features.add(r.cell_key, r.time, r.last("RRU.PrbUsedDl", "RRC.ConnMean"))
+
+and ``ranml xapp run module:app`` owns the transport, the HTTP endpoints, signals and shutdown.
+Constructing an :class:`XApp` does no work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from ranml.errors import ConfigError
+from ranml.protocols.e2sm import NrCgi
+from ranml.protocols.rmr import MTYPES, RmrMessage
+
+if TYPE_CHECKING:
+    from ranml.xapp.context import Context
+
+__all__ = ["CellReport", "KpmRequest", "XApp"]
+
+log = logging.getLogger("ranml.xapp")
+
+MessageHandler = Callable[["Context", RmrMessage], Awaitable[None]]
+ReportHandler = Callable[["Context", "CellReport"], Awaitable[None]]
+Lifespan = Callable[["Context"], AbstractAsyncContextManager[None]]
+
+
+@dataclass(frozen=True)
+class KpmRequest:
+    """A KPM subscription the app wants on every node (one action per cell)."""
+
+    measurements: tuple[str, ...]
+    period_ms: int
+    granularity_ms: int
+    per_cell: bool = True
+
+
+@dataclass(frozen=True)
+class CellReport:
+    """One decoded KPM indication for one cell (or the whole node when ``cell`` is ``None``)."""
+
+    meid: str
+    cell: NrCgi | None
+    time: float  # start of the reporting period (Unix seconds, the node's clock)
+    granularity_s: float
+    measurements: tuple[str, ...]
+    records: tuple[tuple[int | float | None, ...], ...]
+    received_at: float = 0.0
+
+    @property
+    def cell_key(self) -> str:
+        """A stable text key (``<plmn>:<cell id>``, or the MEID for node-level reports)."""
+        return self.cell.text() if self.cell is not None else self.meid
+
+    def last(self, *names: str) -> tuple[float | None, ...]:
+        """Values of ``names`` in the newest record (``None`` when absent)."""
+        rec = self.records[-1]
+        idx = {n: i for i, n in enumerate(self.measurements)}
+        return tuple(None if n not in idx or rec[idx[n]] is None else float(rec[idx[n]]) for n in names)  # type: ignore[arg-type]
+
+    def series(self, name: str) -> list[float | None]:
+        """One measurement across the records (one per granularity period)."""
+        i = self.measurements.index(name)
+        return [None if r[i] is None else float(r[i]) for r in self.records]  # type: ignore[arg-type]
+
+
+@dataclass
+class XApp:
+    """An xApp definition (handlers, subscriptions, config model); cheap to construct.
+
+    Parameters
+    ----------
+    name, version
+        As in the OSC descriptor (``version`` is semantic).
+    config
+        A pydantic model of the app's settings; its defaults and JSON schema become the
+        descriptor's ``controls`` and its schema.
+    requestor_id
+        The RIC requestor id used in E2 subscriptions and controls.
+    """
+
+    name: str
+    version: str = "1.0.0"
+    config: type[BaseModel] | None = None
+    requestor_id: int = 1001
+    description: str = ""
+    handlers: dict[int, MessageHandler] = field(default_factory=dict)
+    report_handlers: list[ReportHandler] = field(default_factory=list)
+    lifespans: list[Lifespan] = field(default_factory=list)
+    kpm: list[KpmRequest] = field(default_factory=list)
+    policy_types: set[int] = field(default_factory=set)
+    sends: set[int] = field(default_factory=set)
+    default_handler: MessageHandler | None = None
+
+    # -- registration -----------------------------------------------------------------------
+    def on(self, mtype: int | str) -> Callable[[MessageHandler], MessageHandler]:
+        """Register ``handler(ctx, msg)`` for an RMR message type (number or RIC name)."""
+        number = MTYPES[mtype] if isinstance(mtype, str) else int(mtype)
+
+        def register(fn: MessageHandler) -> MessageHandler:
+            if number in self.handlers:
+                raise ConfigError(f"{self.name}: a handler for message type {number} is already registered")
+            self.handlers[number] = fn
+            return fn
+
+        return register
+
+    def on_default(self, fn: MessageHandler) -> MessageHandler:
+        """Register the handler for message types nobody else handles."""
+        self.default_handler = fn
+        return fn
+
+    def on_report(self, fn: ReportHandler) -> ReportHandler:
+        """Register ``handler(ctx, report)`` for decoded KPM reports (one call per cell)."""
+        self.report_handlers.append(fn)
+        return fn
+
+    def lifespan(self, fn: Callable[[Context], AsyncIterator[None]]) -> Callable[[Context], AsyncIterator[None]]:
+        """Register an async generator: code before ``yield`` runs at start, after it at shutdown."""
+        from contextlib import asynccontextmanager
+
+        self.lifespans.append(asynccontextmanager(fn))
+        return fn
+
+    def subscribe_kpm(self, measurements: tuple[str, ...] | list[str], period_ms: int,
+                      granularity_ms: int | None = None, per_cell: bool = True) -> KpmRequest:
+        """Ask for KPM reports of ``measurements`` from every node, every ``period_ms``."""
+        request = KpmRequest(tuple(measurements), period_ms, granularity_ms or period_ms, per_cell)
+        if request.granularity_ms > request.period_ms or period_ms <= 0:
+            raise ConfigError(f"{self.name}: granularity_ms must be positive and at most period_ms")
+        self.kpm.append(request)
+        return request
+
+    def uses_policy(self, policy_type: int) -> None:
+        """Declare an A1 policy type the app consumes (descriptor ``policies``)."""
+        self.policy_types.add(policy_type)
+
+    def sends_mtype(self, mtype: int | str) -> None:
+        """Declare a message type the app sends (descriptor ``txMessages``)."""
+        self.sends.add(MTYPES[mtype] if isinstance(mtype, str) else int(mtype))
+
+    # -- introspection ----------------------------------------------------------------------
+    def rx_mtypes(self) -> set[int]:
+        """Message types the app receives."""
+        rx = set(self.handlers)
+        if self.kpm:
+            rx |= {MTYPES["RIC_SUB_RESP"], MTYPES["RIC_SUB_FAILURE"], MTYPES["RIC_SUB_DEL_RESP"],
+                   MTYPES["RIC_INDICATION"]}
+        if MTYPES["RIC_CONTROL_REQ"] in self.sends:
+            rx |= {MTYPES["RIC_CONTROL_ACK"], MTYPES["RIC_CONTROL_FAILURE"]}
+        if self.policy_types:
+            rx |= {MTYPES["A1_POLICY_REQ"]}
+        return rx
+
+    def tx_mtypes(self) -> set[int]:
+        """Message types the app sends."""
+        tx = set(self.sends)
+        if self.kpm:
+            tx |= {MTYPES["RIC_SUB_REQ"], MTYPES["RIC_SUB_DEL_REQ"]}
+        if self.policy_types:
+            tx |= {MTYPES["A1_POLICY_RESP"], MTYPES["A1_POLICY_QUERY"]}
+        return tx
+
+    def default_config(self) -> dict[str, Any]:
+        """The config model's defaults (the descriptor's ``controls``)."""
+        return {} if self.config is None else self.config().model_dump(mode="json")
+
+    def config_schema(self) -> dict[str, Any]:
+        """JSON schema of the config (validates the descriptor's ``controls``)."""
+        return {"type": "object"} if self.config is None else self.config.model_json_schema()
+
+    def load_config(self, values: dict[str, Any] | None) -> Any:
+        """Validate ``values`` into the config model (errors name the field)."""
+        if self.config is None:
+            return dict(values or {})
+        from ranml.config import parse_mapping
+
+        return parse_mapping(self.config, values or {}, source=f"{self.name} config")  # type: ignore[type-var]

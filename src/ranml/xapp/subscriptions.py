@@ -1,0 +1,242 @@
+"""E2 subscriptions for xApps: direct E2 mode over RMR, and the OSC subscription manager's REST API.
+
+Direct mode sends the E2AP RIC Subscription Request itself (to e2sim, or to an E2 termination that
+accepts it), waits for the response or failure, retries with exponential backoff, deletes every
+subscription on shutdown, and re-subscribes a node when it restarts: when a new E2 Setup from it is
+seen, or when its reports stop for ``stale_after`` reporting periods.
+
+:class:`SubmgrClient` talks to the OSC subscription manager (``POST /ric/v1/subscriptions``,
+``DELETE /ric/v1/subscriptions/{id}``) with the field names of its REST API
+(``SubscriptionParams``: ``ClientEndpoint`` with ``Host``/``HTTPPort``/``RMRPort``, ``Meid``,
+``RANFunctionID``, ``SubscriptionDetails`` with ``XappEventInstanceId``, ``EventTriggers``,
+``ActionToBeSetupList``), which ricxappframe 3.2.2's client gets wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ranml.errors import RanmlError
+from ranml.protocols import e2ap
+from ranml.protocols.rmr import MTYPES, RmrMessage
+
+__all__ = ["E2Subscriptions", "SubmgrClient", "SubscriptionError", "SubscriptionSpec"]
+
+log = logging.getLogger("ranml.xapp.subscriptions")
+SUB_REQ, SUB_RESP, SUB_FAIL = MTYPES["RIC_SUB_REQ"], MTYPES["RIC_SUB_RESP"], MTYPES["RIC_SUB_FAILURE"]
+DEL_REQ, DEL_RESP = MTYPES["RIC_SUB_DEL_REQ"], MTYPES["RIC_SUB_DEL_RESP"]
+
+
+class SubscriptionError(RanmlError):
+    """A subscription could not be set up or deleted."""
+
+
+@dataclass(frozen=True)
+class SubscriptionSpec:
+    """One subscription: node, RAN function, event trigger and actions (E2SM bytes)."""
+
+    meid: str
+    ran_function_id: int
+    event_trigger: bytes
+    actions: tuple[tuple[int, bytes | None], ...]
+    period_s: float
+
+
+@dataclass
+class _Active:
+    spec: SubscriptionSpec
+    instance_id: int
+    admitted: tuple[int, ...] = ()
+    last_report: float = field(default_factory=time.monotonic)
+    state: str = "pending"  # pending / active / failed
+
+
+Sender = Callable[[RmrMessage], Awaitable[object]]
+
+
+class E2Subscriptions:
+    """Direct-mode subscriptions of one xApp.
+
+    Parameters
+    ----------
+    send
+        Sends a message towards the E2 node (the runner routes by MEID, or to a fixed endpoint).
+    requestor_id
+        The xApp's RIC requestor id.
+    timeout_s, retries, backoff_s
+        Wait per attempt, attempts, first backoff (doubles per attempt, capped at 10 s).
+    stale_after
+        Reporting periods without a report before a node is re-subscribed.
+    """
+
+    def __init__(self, send: Sender, requestor_id: int = 1001, timeout_s: float = 2.0, retries: int = 5,
+                 backoff_s: float = 0.25, stale_after: float = 5.0) -> None:
+        self.send = send
+        self.requestor_id = requestor_id
+        self.timeout_s, self.retries, self.backoff_s, self.stale_after = timeout_s, retries, backoff_s, stale_after
+        self.active: dict[int, _Active] = {}
+        self._instances = itertools.count(1)
+        self._waiting: dict[tuple[int, int], asyncio.Future[e2ap.Message]] = {}
+        self.resubscribed = 0
+
+    # -- replies from the runner ----------------------------------------------------------------
+    def on_reply(self, message: e2ap.Message) -> bool:
+        """Feed a decoded response/failure/delete response; ``True`` when it was ours."""
+        key = (getattr(message, "requestor_id", -1), getattr(message, "instance_id", -1))
+        fut = self._waiting.get(key)
+        if fut is None or fut.done():
+            return False
+        fut.set_result(message)
+        return True
+
+    def on_report(self, instance_id: int) -> None:
+        """An indication of subscription ``instance_id`` arrived (keeps it fresh)."""
+        sub = self.active.get(instance_id)
+        if sub is not None:
+            sub.last_report = time.monotonic()
+
+    # -- subscribe / delete -----------------------------------------------------------------------
+    async def _exchange(self, instance: int, msg: RmrMessage) -> e2ap.Message | None:
+        fut: asyncio.Future[e2ap.Message] = asyncio.get_running_loop().create_future()
+        self._waiting[(self.requestor_id, instance)] = fut
+        try:
+            await self.send(msg)
+            return await asyncio.wait_for(fut, self.timeout_s)
+        except TimeoutError:
+            return None
+        finally:
+            self._waiting.pop((self.requestor_id, instance), None)
+
+    async def subscribe(self, spec: SubscriptionSpec, instance_id: int | None = None) -> _Active:
+        """Subscribe with retries; raises :class:`SubscriptionError` when every attempt fails."""
+        instance = instance_id if instance_id is not None else next(self._instances)
+        sub = self.active.setdefault(instance, _Active(spec, instance))
+        req = e2ap.SubscriptionRequest(self.requestor_id, instance, spec.ran_function_id, spec.event_trigger,
+                                       spec.actions)
+        msg = RmrMessage(SUB_REQ, e2ap.encode(req), instance, meid=spec.meid)
+        delay = self.backoff_s
+        last = "no answer"
+        for attempt in range(1, self.retries + 1):
+            reply = await self._exchange(instance, msg)
+            if isinstance(reply, e2ap.SubscriptionResponse):
+                sub.admitted, sub.state, sub.last_report = reply.admitted, "active", time.monotonic()
+                log.info("subscribed %s function %d as %d/%d (actions %s)", spec.meid, spec.ran_function_id,
+                         self.requestor_id, instance, list(reply.admitted))
+                return sub
+            if isinstance(reply, e2ap.SubscriptionFailure):
+                last = f"failure {reply.cause}"
+                if reply.cause == ("ricRequest", "duplicate-ric-request-id"):
+                    sub.state = "active"  # the node still has it: nothing was lost
+                    return sub
+            log.info("subscription %s/%d attempt %d: %s", spec.meid, instance, attempt, last)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+        sub.state = "failed"
+        raise SubscriptionError(f"subscription to {spec.meid} function {spec.ran_function_id} failed after "
+                                f"{self.retries} attempts ({last})")
+
+    async def delete_all(self) -> int:
+        """Delete every active subscription (at shutdown); returns how many the node confirmed."""
+        confirmed = 0
+        for instance, sub in list(self.active.items()):
+            req = e2ap.SubscriptionDeleteRequest(self.requestor_id, instance, sub.spec.ran_function_id)
+            reply = await self._exchange(instance, RmrMessage(DEL_REQ, e2ap.encode(req), instance,
+                                                              meid=sub.spec.meid))
+            confirmed += isinstance(reply, e2ap.SubscriptionDeleteResponse)
+            del self.active[instance]
+        return confirmed
+
+    async def resubscribe_node(self, meid: str) -> int:
+        """Subscribe again everything held for ``meid`` (after a node restart); returns the count."""
+        done = 0
+        for instance, sub in list(self.active.items()):
+            if sub.spec.meid == meid:
+                sub.state = "pending"
+                try:
+                    await self.subscribe(sub.spec, instance)
+                    done += 1
+                    self.resubscribed += 1
+                except SubscriptionError as exc:
+                    log.warning("re-subscribing %s: %s", meid, exc)
+        return done
+
+    def stale_nodes(self) -> set[str]:
+        """Nodes with an active subscription whose reports stopped."""
+        now = time.monotonic()
+        return {s.spec.meid for s in self.active.values()
+                if s.state == "active" and now - s.last_report > self.stale_after * max(s.spec.period_s, 0.05)}
+
+
+class SubmgrClient:
+    """Client of the OSC subscription manager REST API (``/ric/v1/subscriptions``).
+
+    Parameters
+    ----------
+    base_url
+        E.g. ``http://service-ricplt-submgr-http.ricplt:8088/ric/v1``.
+    host, http_port, rmr_port
+        The xApp's own endpoint, where the manager posts the asynchronous response and routes
+        indications.
+    """
+
+    def __init__(self, base_url: str, host: str, http_port: int = 8080, rmr_port: int = 4560,
+                 timeout_s: float = 5.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.host, self.http_port, self.rmr_port, self.timeout_s = host, http_port, rmr_port, timeout_s
+        self._event_ids = itertools.count(1)
+
+    def params(self, spec: SubscriptionSpec, directives: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The ``SubscriptionParams`` JSON body for one subscription."""
+        body: dict[str, Any] = {
+            "SubscriptionId": "",
+            "ClientEndpoint": {"Host": self.host, "HTTPPort": self.http_port, "RMRPort": self.rmr_port},
+            "Meid": spec.meid,
+            "RANFunctionID": spec.ran_function_id,
+            "SubscriptionDetails": [{
+                "XappEventInstanceId": next(self._event_ids),
+                "EventTriggers": list(spec.event_trigger),
+                "ActionToBeSetupList": [{"ActionID": aid, "ActionType": "report",
+                                         "ActionDefinition": list(defn or b""),
+                                         "SubsequentAction": {"SubsequentActionType": "continue",
+                                                              "TimeToWait": "zero"}}
+                                        for aid, defn in spec.actions],
+            }],
+        }
+        if directives:
+            body["E2SubscriptionDirectives"] = directives
+        return body
+
+    async def subscribe(self, spec: SubscriptionSpec) -> str:
+        """POST a subscription; returns the manager's ``SubscriptionId``."""
+        status, data = await self._request("POST", "/subscriptions", self.params(spec))
+        if status != 201 or not isinstance(data, dict) or not data.get("SubscriptionId"):
+            raise SubscriptionError(f"subscription manager answered {status}: {data!r}")
+        return str(data["SubscriptionId"])
+
+    async def delete(self, subscription_id: str) -> None:
+        """DELETE a subscription."""
+        status, data = await self._request("DELETE", f"/subscriptions/{subscription_id}", None)
+        if status not in (200, 204):
+            raise SubscriptionError(f"subscription manager refused the delete ({status}: {data!r})")
+
+    async def _request(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        import httpx
+
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+                r = await client.request(method, self.base_url + path,
+                                         content=None if body is None else json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+        except httpx.HTTPError as exc:
+            raise SubscriptionError(f"subscription manager at {self.base_url} unreachable: {exc}") from None
+        try:
+            return r.status_code, r.json() if r.content else None
+        except ValueError:
+            return r.status_code, r.text
