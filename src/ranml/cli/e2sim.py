@@ -24,6 +24,8 @@ def run(scenario: Annotated[Path, typer.Argument(help="Scenario YAML (see exampl
         state_port: Annotated[int | None, typer.Option(help="Ground-truth HTTP port (0: pick one).")] = None,
         rmr_port: Annotated[int | None, typer.Option(help="RMR data port (default: the scenario's).")] = None,
         json_summary: Annotated[Path | None, typer.Option(help="Write the final state and counters here.")] = None,
+        hold: Annotated[float, typer.Option(help="Hold the clock until the first subscription (max seconds).")]
+        = 0.0,
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every E2 event.")] = False) -> None:
     """Run SCENARIO until its duration has been simulated or SIGTERM/SIGINT arrives."""
     from ranml.e2sim import Simulator, load_scenario
@@ -39,7 +41,8 @@ def run(scenario: Annotated[Path, typer.Argument(help="Scenario YAML (see exampl
             raise typer.BadParameter(str(exc)) from None
 
     async def main() -> dict[str, object]:
-        sim = Simulator(spec, speed=speed, duration_s=duration_s, state_port=state_port, rmr_port=rmr_port)
+        sim = Simulator(spec, speed=speed, duration_s=duration_s, state_port=state_port, rmr_port=rmr_port,
+                        hold_s=hold)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, sim.stop)

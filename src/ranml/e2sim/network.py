@@ -7,7 +7,8 @@ State advances in fixed simulated ticks (vectorised over cells). Per tick and ce
 * a sleeping (or still waking) cell serves nothing; its load goes to awake neighbours in proportion
   to their headroom, and what does not fit is unserved;
 * served = min(offered, capacity); PRB usage = served / capacity × PRBs (so it saturates);
-* connected UEs = offered / ``ues.mbps_per_ue`` (rounded up); UE throughput = served / UEs;
+* connected UEs = offered / ``ues.mbps_per_ue`` (rounded up), numbered 0..UEs-1 (ids by
+  :func:`ranml.protocols.e2sm.enumerated_ue_id`); UE throughput = served / UEs;
 * power = base + load share × utilisation when active, the wake-up power (base) while waking,
   sleep power when asleep; energy integrates power.
 
@@ -25,9 +26,7 @@ import numpy as np
 from ranml.e2sim.scenario import CellSpec, Scenario, seconds
 from ranml.e2sim.traffic import TrafficTrace
 
-__all__ = ["MEASUREMENTS", "UE_ID_BASE", "Measurement", "Network"]
-
-UE_ID_BASE = 1_000_000  # AMF UE NGAP id of UE k in cell index c: (c + 1) * UE_ID_BASE + k
+__all__ = ["MEASUREMENTS", "Measurement", "Network"]
 
 
 @dataclass(frozen=True)
@@ -156,13 +155,9 @@ class Network:
         self.time_s = t + dt
 
     # -- controls -----------------------------------------------------------------------------
-    def ue_cell(self, amf_ue_ngap_id: int) -> int | None:
-        """Index of the cell serving a UE id, or ``None`` when no such UE is connected now."""
-        c, k = divmod(amf_ue_ngap_id, UE_ID_BASE)
-        c -= 1
-        if not 0 <= c < len(self.cells) or k >= self.ues[c] or self.sleeping[c] or self.waking[c]:
-            return None
-        return c
+    def connected(self, cell: int, k: int) -> bool:
+        """Whether UE number ``k`` of ``cell`` is connected now (cells number UEs 0..UEs-1)."""
+        return 0 <= k < self.ues[cell] and not self.sleeping[cell] and not self.waking[cell]
 
     def handover(self, source: int, target: int) -> str | None:
         """Move one UE's share of load from ``source`` to ``target``; ``None`` or the failure reason."""

@@ -27,6 +27,7 @@ from ranml.protocols.e2sm import (
     RanFunctionDefinition,
     RcCodec,
     RcRanFunctionDefinition,
+    enumerated_ue_cell,
 )
 
 __all__ = ["CCC_FUNCTION", "KPM_FUNCTION", "RC_FUNCTION", "E2Node", "KpmAction", "KpmSubscription", "NodeCounters"]
@@ -264,8 +265,8 @@ class E2Node:
         try:
             if req.ran_function_id == RC_FUNCTION:
                 ho = self.rc.decode_handover(req.header, req.message)
-                source = self.network.ue_cell(ho.ue.amf_ue_ngap_id)
-                if source is None or source not in self.cells:
+                source = self._ue_cell(ho.ue.amf_ue_ngap_id)
+                if source is None:
                     return ("ricRequest", "control-message-invalid"), f"UE {ho.ue.amf_ue_ngap_id} is not on {self.name}"
                 target = self.cgis.get(ho.target)
                 if target is None:
@@ -285,6 +286,15 @@ class E2Node:
             self.counters.malformed_e2sm += 1
             return ("ricRequest", "control-message-invalid"), str(exc)
         return ("ricRequest", "ran-function-id-invalid"), f"RAN function {req.ran_function_id} takes no control"
+
+    def _ue_cell(self, ue_id: int) -> int | None:
+        """The cell of this node serving a UE id (enumerated-UE convention), if that UE is connected."""
+        gnb, local, k = enumerated_ue_cell(ue_id)
+        for c in self.cells:
+            nci = self.cell_cgi(c).cell_id
+            if nci >> 14 == gnb and nci & 0x3FFF == local:
+                return c if self.network.connected(c, k) else None
+        return None
 
     def state(self) -> dict[str, object]:
         """JSON-ready node state."""

@@ -27,7 +27,7 @@ from ranml.e2sim.node import E2Node
 from ranml.e2sim.scenario import CellSpec, Scenario, seconds
 from ranml.e2sim.traffic import build_trace
 from ranml.protocols import e2ap
-from ranml.protocols.e2sm import NrCgi, plmn_from_text
+from ranml.protocols.e2sm import NrCgi, enumerated_ue_id, plmn_from_text
 from ranml.protocols.rmr import MTYPES, RmrMessage
 from ranml.protocols.rmr.endpoint import RmrEndpoint, RmrSendError
 from ranml.protocols.rmr.routes import RouteError, RouteTable, parse_route_table, seed_route_table
@@ -76,10 +76,14 @@ class Simulator:
         Overrides of the scenario's values (``state_port`` 0 picks a free port).
     routes
         Route-table text; default: the scenario's, else the file named by ``RMR_SEED_RT``.
+    hold_s
+        Keep the clock at 0 until the first subscription is admitted (at most this many real
+        seconds), so an xApp started after e2sim sees the whole scenario.
     """
 
     def __init__(self, scenario: Scenario, *, speed: float | None = None, duration_s: float | None = None,
-                 state_port: int | None = None, rmr_port: int | None = None, routes: str | None = None) -> None:
+                 state_port: int | None = None, rmr_port: int | None = None, routes: str | None = None,
+                 hold_s: float = 0.0) -> None:
         self.scenario = scenario
         self.speed = speed or scenario.speed
         self.duration_s = duration_s if duration_s is not None else seconds(scenario.duration)
@@ -87,6 +91,7 @@ class Simulator:
         self.state_port = state_port if state_port is not None else scenario.state_port
         self.rmr_port = rmr_port if rmr_port is not None else scenario.rmr.port
         self._routes_text = routes
+        self.hold_s = hold_s
         self.epoch_s = pd.Timestamp(scenario.start).timestamp()
         self.nodes: dict[str, E2Node] = {}
         self.network: Network | None = None
@@ -182,7 +187,11 @@ class Simulator:
         """Advance simulated time at ``speed`` until ``duration`` or :meth:`stop`; return the summary."""
         assert self.network is not None, "call start() first"
         net, tick = self.network, self.tick_s
-        wall0 = time.monotonic()
+        held = time.monotonic() + self.hold_s
+        while self.hold_s > 0 and time.monotonic() < held and not self._stop.is_set() and not any(
+                n.subscriptions for n in self.nodes.values()):
+            await asyncio.sleep(0.02)
+        wall0 = self._wall_start = time.monotonic()
         while not self._stop.is_set() and net.time_s < self.duration_s - 1e-9:
             target = (time.monotonic() - wall0) * self.speed
             batch = 0
@@ -357,7 +366,7 @@ class Simulator:
                 cell = net.cell_state(c)
                 cgi = node.cell_cgi(c)
                 cells.append({**cell, "node": node.name, "nr_cell_id": cgi.cell_id, "plmn": cgi.plmn.hex(),
-                              "ue_ids": [(c + 1) * 1_000_000 + k for k in range(min(int(net.ues[c]), 8))]})
+                              "ue_ids": [enumerated_ue_id(cgi, k) for k in range(min(int(net.ues[c]), 8))]})
         sim_time = pd.Timestamp(self.epoch_s + net.time_s, unit="s").isoformat()
         return {"scenario": self.scenario.name, "sim_time": sim_time, "simulated_s": net.time_s,
                 "speed": self.speed, "cells": cells, "nodes": [n.state() for n in self.nodes.values()],

@@ -150,7 +150,27 @@ class XAppRunner:
         await self.transport.close()
         log.info("%s stopped: %d handled, %d dropped, %d subscriptions deleted", self.app.name, self.handled,
                  self.dropped, deleted)
-        return {"handled": self.handled, "dropped": self.dropped, "subscriptions_deleted": deleted}
+        return {"handled": self.handled, "dropped": self.dropped, "subscriptions_deleted": deleted,
+                **self.counters()}
+
+    def counters(self) -> dict[str, Any]:
+        """Message, control and model counters (in the stop summary and ``/ric/v1/status``)."""
+        if self.ctx is None:
+            return {}
+        m, name = self.ctx.metrics, self.app.name
+        out: dict[str, Any] = {
+            "indications": int(m.value("ranml_xapp_messages_received_total", xapp=name, mtype=str(INDICATION))),
+            "malformed": int(sum(m.value("ranml_xapp_messages_malformed_total", xapp=name, layer=layer)
+                                 for layer in ("e2ap", "e2sm"))),
+            "controls_ok": int(m.value("ranml_xapp_controls_total", xapp=name, outcome="ack")),
+            "controls_failed": int(m.value("ranml_xapp_controls_total", xapp=name, outcome="failure")
+                                   + m.value("ranml_xapp_controls_total", xapp=name, outcome="timeout")),
+            "resubscribed": self.ctx.subscriptions.resubscribed,
+            "deadline_misses": int(getattr(self.ctx.model, "misses", 0)),
+            "model_version": getattr(self.ctx.model, "version", None),
+        }
+        out.update(self.ctx.scratch.get("counters", {}))
+        return out
 
     async def run(self, stop: asyncio.Event) -> dict[str, Any]:
         """Start, wait for ``stop``, stop."""
@@ -345,6 +365,6 @@ class XAppRunner:
         if path == "/ric/v1/status" and ctx is not None:
             return 200, {"ready": self.ready, "handled": self.handled, "dropped": self.dropped,
                          "subscriptions": len(ctx.subscriptions.active), "nodes": sorted(ctx.nodes),
-                         "resubscribed": ctx.subscriptions.resubscribed, "queue": len(self._queue)}
+                         "queue": len(self._queue), **self.counters()}
         return 404, {"error": f"unknown path {path}"}
 

@@ -22,6 +22,7 @@ from ranml.protocols.e2sm import (
     KpmCodec,
     NrCgi,
     RcCodec,
+    enumerated_ue_id,
 )
 
 PLMN = bytes.fromhex("00f110")
@@ -79,9 +80,10 @@ def test_reports_follow_period_and_granularity(node):
 def test_controls_and_restart(node):
     node.network.step(1.0)
     rc, ccc = RcCodec(), CccCodec()
-    h, m = rc.encode_handover(HandoverControl(GnbUeId(1_000_000, Guami(PLMN)), NrCgi(PLMN, 2)))
+    ue1, ue3 = (GnbUeId(enumerated_ue_id(NrCgi(PLMN, i), 0), Guami(PLMN)) for i in (1, 3))
+    h, m = rc.encode_handover(HandoverControl(ue1, NrCgi(PLMN, 2)))
     assert isinstance(node.control(e2ap.ControlRequest(5, 1, 3, h, m)), e2ap.ControlAck)
-    h2, m2 = rc.encode_handover(HandoverControl(GnbUeId(3_000_000, Guami(PLMN)), NrCgi(PLMN, 1)))
+    h2, m2 = rc.encode_handover(HandoverControl(ue3, NrCgi(PLMN, 1)))
     foreign = node.control(e2ap.ControlRequest(5, 2, 3, h2, m2))  # UE of a cell on another node
     assert foreign.cause == ("ricRequest", "control-message-invalid")
     h3, m3 = ccc.encode_control(CellSwitchControl((CellSwitch(NrCgi(PLMN, 3), True),)))

@@ -2,7 +2,7 @@
 
 from ranml.protocols.e2sm._asn import E2smError
 from ranml.protocols.e2sm.ccc import CCC_OID, CccCodec, CellSwitch, CellSwitchControl
-from ranml.protocols.e2sm.common import NrCgi, plmn_from_text, plmn_to_text
+from ranml.protocols.e2sm.common import NrCgi, enumerated_ue_cell, enumerated_ue_id, plmn_from_text, plmn_to_text
 from ranml.protocols.e2sm.kpm import (
     KPM_OID,
     ActionDefinition,
@@ -43,6 +43,8 @@ __all__ = [
     "RanParameter",
     "RcCodec",
     "RcRanFunctionDefinition",
+    "enumerated_ue_cell",
+    "enumerated_ue_id",
     "plmn_from_text",
     "plmn_to_text",
 ]

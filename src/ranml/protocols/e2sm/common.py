@@ -7,7 +7,7 @@ from typing import Any
 
 from ranml.protocols.e2sm._asn import E2smError
 
-__all__ = ["NrCgi", "plmn_from_text", "plmn_to_text"]
+__all__ = ["NrCgi", "enumerated_ue_cell", "enumerated_ue_id", "plmn_from_text", "plmn_to_text"]
 
 
 def plmn_from_text(mcc_mnc: str) -> bytes:
@@ -56,3 +56,27 @@ class NrCgi:
     def text(self) -> str:
         """``"<plmn hex>:<cell id hex>"`` (a stable key for logs and JSON)."""
         return f"{self.plmn.hex()}:{self.cell_id:09x}"
+
+
+UE_BITS = 14  # UEs per cell in the enumerated-UE convention: 0..16383
+
+
+def enumerated_ue_id(cell: NrCgi, k: int) -> int:
+    """AMF UE NGAP id of the ``k``-th connected UE of ``cell`` in the enumerated-UE convention.
+
+    A simulator without UE-level reports (e2sim) numbers the connected UEs of a cell
+    ``0..RRC.ConnMean-1`` and derives their ids from the cell identity:
+    ``gNB id (22 bits) | cell number (4 bits) | k (14 bits)`` = 40 bits, the size of an AMF UE
+    NGAP id. With a real RAN, UE ids come from UE-level reports (KPM style 5, RC reports) instead.
+    """
+    if not 0 <= k < 1 << UE_BITS:
+        raise E2smError(f"UE index {k} is outside 0..{(1 << UE_BITS) - 1}")
+    gnb, local = cell.cell_id >> 14, cell.cell_id & 0x3FFF
+    if local >= 16:
+        raise E2smError(f"cell number {local} of {cell.text()} does not fit the convention's 4 bits")
+    return (gnb & 0x3FFFFF) << 18 | local << UE_BITS | k
+
+
+def enumerated_ue_cell(ue_id: int) -> tuple[int, int, int]:
+    """``(gNB id, cell number, k)`` of an id made by :func:`enumerated_ue_id`."""
+    return ue_id >> 18, (ue_id >> UE_BITS) & 0xF, ue_id & ((1 << UE_BITS) - 1)

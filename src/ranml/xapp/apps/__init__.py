@@ -1,0 +1,1 @@
+"""The built-in forecasting xApps: traffic steering and energy saving."""

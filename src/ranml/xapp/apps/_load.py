@@ -1,0 +1,138 @@
+"""Shared by the built-in apps: per-cell PRB utilisation history, forecasts and their error.
+
+Each report updates the cell's utilisation ring; the policy decides what a "forecast" is:
+
+* ``none``: the app observes only (the baseline);
+* ``reactive``: the latest measurement stands for the whole horizon;
+* ``forecast``: a model (registry model when configured, else the built-in Holt forecaster)
+  predicts the horizon; an upper bound adds ``z`` times the cell's rolling forecast RMSE.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from ranml.xapp.app import CellReport
+from ranml.xapp.features import FeatureStore
+from ranml.xapp.forecast import Forecaster, HoltForecaster
+
+__all__ = ["CellView", "LoadModel", "LoadSettings"]
+
+MEASUREMENTS = ("RRU.PrbUsedDl", "RRU.PrbAvailDl", "RRC.ConnMean", "PEE.AvgPower")
+
+
+class LoadSettings(BaseModel):
+    """Settings common to the built-in apps."""
+
+    policy: Literal["none", "reactive", "forecast"] = "forecast"
+    horizon: int = Field(default=4, ge=1, le=96)
+    history: int = Field(default=12, ge=3, le=256)
+    z: float = Field(default=1.3, ge=0)
+    min_margin: float = Field(default=0.03, ge=0)
+    registry: str | None = None
+    model: str | None = None
+    model_alias: str = "champion"
+    feature_map: dict[str, int] = Field(default_factory=lambda: {"prb_util": 0, "active_ues": 1})
+
+
+@dataclass
+class CellView:
+    """What the app knows about one cell now."""
+
+    key: str
+    meid: str
+    util: float  # 0..1 (NaN while the cell is off)
+    ues: int
+    off: bool
+    time: float
+    forecast: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    upper: float = 0.0
+
+
+class LoadModel:
+    """Utilisation history, forecasts and forecast errors for every cell."""
+
+    def __init__(self, settings: LoadSettings, forecaster: Forecaster | None = None) -> None:
+        self.s = settings
+        self.period_s = 0.0  # the reporting period, learnt from the first report
+        self.forecaster: Forecaster = forecaster or HoltForecaster(settings.history, settings.horizon)
+        self.steps = self.forecaster.input_steps
+        self.store: FeatureStore | None = None
+        self.views: dict[str, CellView] = {}
+        self._window = np.empty((1, self.steps, 2))
+        self._target = np.empty((1, self.steps))
+        self._issued: dict[str, deque[tuple[float, np.ndarray]]] = defaultdict(lambda: deque(maxlen=64))
+        self._sq_err: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=48))
+        self.forecasts = 0
+
+    def update(self, r: CellReport) -> CellView:
+        """Take one report; returns the cell's view with its horizon and upper bound."""
+        used, avail, ues, _ = r.last(*MEASUREMENTS)
+        util = math.nan if not avail or used is None else float(used) / float(avail)
+        off = not avail
+        period = r.granularity_s * len(r.records)
+        t = r.time + period  # end of the reporting period
+        if self.store is None:
+            self.period_s = period
+            self.store = FeatureStore(("util_pct", "ues"), period, max(64, 2 * self.steps))
+        key = r.cell_key
+        if not off:
+            self.store.add(key, t, (util * 100.0, ues or 0))
+            self._score(key, t, util)
+        view = CellView(key, r.meid, util, int(ues or 0), off, t)
+        if off or self.s.policy == "none":
+            view.forecast = np.zeros(self.s.horizon)
+        elif self.s.policy == "reactive" or not self.store.ready(key, self.steps):
+            view.forecast = np.full(self.s.horizon, util)
+        else:
+            self.store.window(key, self.steps, self._window[0])
+            np.divide(self._window[0, :, 0], 100.0, out=self._target[0])
+            if isinstance(self.forecaster, HoltForecaster):
+                pred = self.forecaster.predict([key], self._target, np.array([t]))[0]
+            else:
+                pred = self.forecaster.predict([key], self._window, np.array([t]))[0] / 100.0
+            view.forecast = np.clip(np.asarray(pred[: self.s.horizon], dtype=np.float64), 0.0, 1.5)
+            self._issued[key].append((t, view.forecast.copy()))
+            self.forecasts += 1
+        view.upper = float(view.forecast.max()) + self.margin(key) if view.forecast.size else 0.0
+        self.views[key] = view
+        return view
+
+    def _score(self, key: str, t: float, util: float) -> None:
+        """Compare the forecasts made earlier for time ``t`` with the measured value."""
+        for issued_at, forecast in self._issued[key]:
+            step = round((t - issued_at) / self.period_s) - 1
+            if 0 <= step < forecast.size:
+                self._sq_err[key].append((forecast[step] - util) ** 2)
+        if self.s.policy == "forecast" and hasattr(self.forecaster, "observe"):
+            self.forecaster.observe([key], t, np.array([util * 100.0]))
+
+    def margin(self, key: str) -> float:
+        """Error margin for the upper bound: ``z`` × rolling RMSE (at least ``min_margin``)."""
+        if self.s.policy != "forecast":
+            return 0.0
+        errs = self._sq_err.get(key)
+        rmse = math.sqrt(sum(errs) / len(errs)) if errs else 0.1
+        return max(self.s.min_margin, self.s.z * rmse)
+
+
+def neighbours(views: dict[str, CellView], cell: CellView) -> list[CellView]:
+    """Cells of the same node (the apps' neighbour relation)."""
+    return [v for k, v in views.items() if v.meid == cell.meid and k != cell.key]
+
+
+def open_forecaster(settings: LoadSettings) -> Any:
+    """A started registry forecaster when the settings name a model, else ``None`` (built-in)."""
+    if settings.policy != "forecast" or not settings.registry or not settings.model:
+        return None
+    from ranml.serving.registry import open_registry
+    from ranml.xapp.forecast import RegistryForecaster
+
+    return RegistryForecaster(open_registry(settings.registry), settings.model, settings.feature_map,
+                              alias=settings.model_alias).start()

@@ -1,0 +1,105 @@
+"""Energy saving: switch capacity cells off when their forecast stays low, and on ahead of a rise.
+
+Per cell report (cell number 1 of each node is the coverage cell and never sleeps):
+
+* **sleep** a capacity cell when its upper-bound forecast over the horizon stays under
+  ``sleep_below`` and every awake neighbour, with the cell's load added, stays under ``absorb_below``
+  (so a cell whose neighbours are forecast near capacity never sleeps);
+* **wake** a sleeping cell when a neighbour's upper-bound forecast within the horizon reaches
+  ``wake_above`` — the horizon covers at least the wake-up delay, so with a forecast the cell is
+  back before the rise; ``reactive`` only sees the rise when it is already measured.
+
+The upper bound is the forecast plus ``z`` × the cell's rolling forecast RMSE (``forecast``), or
+the latest measurement (``reactive``). A cell stays in a state at least ``min_dwell_periods``.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ranml.protocols.e2sm import NrCgi
+from ranml.xapp.app import CellReport, XApp
+from ranml.xapp.apps._load import MEASUREMENTS, CellView, LoadModel, LoadSettings, neighbours, open_forecaster
+from ranml.xapp.context import Context
+
+__all__ = ["EnergySavingSettings", "app"]
+
+
+class EnergySavingSettings(LoadSettings):
+    """Energy saving settings (the descriptor's controls)."""
+
+    sleep_below: float = Field(default=0.25, gt=0, le=1.0)
+    absorb_below: float = Field(default=0.7, gt=0, le=1.0)
+    wake_above: float = Field(default=0.75, gt=0, le=1.5)
+    coverage_cells: int = Field(default=1, ge=0, description="cells numbered 1..N of each node never sleep")
+    min_dwell_periods: int = Field(default=3, ge=0)
+
+
+app = XApp("energy-saving", version="1.0.0", config=EnergySavingSettings,
+           description="Forecast-driven cell switch-off with E2SM-CCC")
+app.sends_mtype("RIC_CONTROL_REQ")
+_SUBSCRIPTION = app.subscribe_kpm(MEASUREMENTS, period_ms=60_000)
+
+
+@app.lifespan
+async def lifespan(ctx: Context):  # type: ignore[no-untyped-def]
+    """Build the load model; restore the cells this app put to sleep before a restart."""
+    s: EnergySavingSettings = ctx.config
+    forecaster = open_forecaster(s)
+    ctx.model = forecaster
+    ctx.scratch["load"] = LoadModel(s, forecaster)
+    ctx.scratch["asleep"] = dict(ctx.state.get("asleep", {}))  # cell -> time it was switched off
+    ctx.scratch["changed"] = {}
+    ctx.scratch["counters"] = {"switch_off": 0, "switch_on": 0, "switch_refused": 0}
+    yield
+    if forecaster is not None:
+        forecaster.close()
+
+
+def _cell_number(key: str) -> int:
+    return int(key.split(":")[1], 16) & 0x3FFF
+
+
+def _pressure(s: EnergySavingSettings, v: CellView) -> float:
+    return v.upper if s.policy == "forecast" else v.util
+
+
+@app.on_report
+async def report(ctx: Context, r: CellReport) -> None:
+    """Update the cell; decide sleep or wake."""
+    s: EnergySavingSettings = ctx.config
+    load: LoadModel = ctx.scratch["load"]
+    view = load.update(r)
+    if s.policy == "none" or r.cell is None or _cell_number(view.key) <= s.coverage_cells:
+        return
+    changed: dict[str, float] = ctx.scratch["changed"]
+    if view.time - changed.get(view.key, -1e18) < s.min_dwell_periods * load.period_s:
+        return
+    asleep: dict[str, float] = ctx.scratch["asleep"]
+    peers = [n for n in neighbours(load.views, view) if not n.off]
+    if view.off:
+        if view.key in asleep and any(_pressure(s, n) >= s.wake_above for n in peers):
+            await _switch(ctx, r, view, sleep=False)
+        return
+    if _pressure(s, view) >= s.sleep_below or not peers:
+        return
+    share = _pressure(s, view) / len(peers)
+    if all(_pressure(s, n) + share <= s.absorb_below for n in peers):
+        await _switch(ctx, r, view, sleep=True)
+
+
+async def _switch(ctx: Context, r: CellReport, view: CellView, sleep: bool) -> None:
+    assert r.cell is not None
+    asleep: dict[str, float] = ctx.scratch["asleep"]
+    counters = ctx.scratch["counters"]
+    if await ctx.switch_cell(r.meid, NrCgi(r.cell.plmn, r.cell.cell_id), sleep):
+        ctx.scratch["changed"][view.key] = view.time
+        if sleep:
+            asleep[view.key] = view.time
+            counters["switch_off"] += 1
+        else:
+            asleep.pop(view.key, None)
+            counters["switch_on"] += 1
+        ctx.state.set("asleep", asleep)
+    else:
+        counters["switch_refused"] += 1

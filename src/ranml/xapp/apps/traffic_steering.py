@@ -1,0 +1,114 @@
+"""Traffic steering: hand UEs over from cells forecast to overload to neighbours with headroom.
+
+On every report of a cell: when its forecast utilisation over the horizon (the upper bound with
+the ``forecast`` policy, the latest value with ``reactive``) reaches ``high``, the neighbour with
+the lowest forecast (at most ``low``, awake) receives enough UEs to bring the source back to the
+middle of the band, at most ``max_moves`` per period. A cell that was just steered waits
+``cooldown_periods``; when the next report shows no relief (or handovers were refused), the
+cooldown doubles (back-off). An A1 policy (``{"high": ..., "low": ...}``) overrides the band.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from pydantic import Field
+
+from ranml.protocols.e2sm import NrCgi, enumerated_ue_id
+from ranml.protocols.rmr import MTYPES, RmrMessage
+from ranml.xapp.app import CellReport, XApp
+from ranml.xapp.apps._load import MEASUREMENTS, LoadModel, LoadSettings, neighbours, open_forecaster
+from ranml.xapp.context import Context
+
+__all__ = ["TrafficSteeringSettings", "app"]
+
+POLICY_TYPE = 20008  # the OSC traffic-steering policy type id
+
+
+class TrafficSteeringSettings(LoadSettings):
+    """Traffic steering settings (the descriptor's controls)."""
+
+    high: float = Field(default=0.85, gt=0, le=1.5)
+    low: float = Field(default=0.6, gt=0, le=1.0)
+    max_moves: int = Field(default=6, ge=1, le=64)
+    cooldown_periods: int = Field(default=2, ge=0)
+
+
+app = XApp("traffic-steering", version="1.0.0", config=TrafficSteeringSettings,
+           description="Forecast-driven load balancing with E2SM-RC handovers")
+app.sends_mtype("RIC_CONTROL_REQ")
+app.uses_policy(POLICY_TYPE)
+_SUBSCRIPTION = app.subscribe_kpm(MEASUREMENTS, period_ms=60_000)
+
+
+@app.lifespan
+async def lifespan(ctx: Context):  # type: ignore[no-untyped-def]
+    """Build the load model (and the registry forecaster when configured)."""
+    s: TrafficSteeringSettings = ctx.config
+    forecaster = open_forecaster(s)
+    ctx.model = forecaster
+    ctx.scratch["load"] = LoadModel(s, forecaster)
+    ctx.scratch["band"] = (s.high, s.low)
+    ctx.scratch["cooldown"] = {}
+    ctx.scratch["counters"] = {"handovers_sent": 0, "steering_decisions": 0, "backoffs": 0}
+    yield
+    if forecaster is not None:
+        forecaster.close()
+
+
+@app.on("A1_POLICY_REQ")
+async def policy(ctx: Context, msg: RmrMessage) -> None:
+    """A1 policy: ``{"high": 0.8, "low": 0.5}`` replaces the band (answered with the status)."""
+    try:
+        body = json.loads(msg.payload)
+        band = body.get("payload", body)
+        high, low = float(band.get("high", ctx.scratch["band"][0])), float(band.get("low", ctx.scratch["band"][1]))
+        ok = 0 < low < high
+    except (ValueError, AttributeError, TypeError):
+        ok = False
+    if ok:
+        ctx.scratch["band"] = (high, low)
+        ctx.state.set("band", [high, low])
+    status = {"policy_instance_id": body.get("policy_instance_id") if ok else None, "status": "OK" if ok else "ERROR"}
+    await ctx.transport.rts(msg, RmrMessage(MTYPES["A1_POLICY_RESP"], json.dumps(status).encode()))
+
+
+@app.on_report
+async def report(ctx: Context, r: CellReport) -> None:
+    """Update the cell; steer when it is forecast over the band."""
+    s: TrafficSteeringSettings = ctx.config
+    load: LoadModel = ctx.scratch["load"]
+    view = load.update(r)
+    if s.policy == "none" or view.off or r.cell is None:
+        return
+    high, low = ctx.scratch["band"]
+    cooldown: dict[str, tuple[float, float, float]] = ctx.scratch["cooldown"]
+    until, wait, util_then = cooldown.get(view.key, (0.0, s.cooldown_periods * load.period_s, math.inf))
+    if view.time < until:
+        return
+    if view.time >= until > 0 and view.util >= util_then - 0.02:
+        wait = min(wait * 2, 32 * load.period_s)  # no relief from the last steering: back off
+        ctx.scratch["counters"]["backoffs"] += 1
+    pressure = view.upper if s.policy == "forecast" else view.util
+    if pressure < high:
+        return
+    candidates = [n for n in neighbours(load.views, view) if not n.off
+                  and (n.upper if s.policy == "forecast" else n.util) <= low]
+    if not candidates:
+        return
+    target = min(candidates, key=lambda n: n.upper if s.policy == "forecast" else n.util)
+    goal = (high + low) / 2
+    share = (pressure - goal) / max(pressure, 1e-6)
+    moves = min(s.max_moves, max(1, math.ceil(share * view.ues)), view.ues)
+    target_cgi = NrCgi(r.cell.plmn, int(target.key.split(":")[1], 16))
+    ctx.scratch["counters"]["steering_decisions"] += 1
+    acked = 0
+    for k in range(view.ues - 1, view.ues - 1 - moves, -1):
+        ctx.scratch["counters"]["handovers_sent"] += 1
+        if await ctx.handover(r.meid, enumerated_ue_id(r.cell, k), target_cgi):
+            acked += 1
+        else:
+            break  # the target refused (no headroom, off): stop for this period
+    cooldown[view.key] = (view.time + wait, s.cooldown_periods * load.period_s if acked else wait * 2, view.util)
+    ctx.state.set(f"last_action/{view.key}", {"t": view.time, "target": target.key, "moves": moves, "acked": acked})
