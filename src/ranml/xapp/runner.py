@@ -95,6 +95,7 @@ class XAppRunner:
         self._kpm = KpmCodec(self.settings.kpm_version)
         self._actions: dict[tuple[str, int, int], NrCgi | None] = {}
         self._reading = True
+        self._busy = False
         self.dropped = 0
         self.handled = 0
 
@@ -131,10 +132,15 @@ class XAppRunner:
     async def stop(self) -> dict[str, Any]:
         """Drain, delete subscriptions, shut the lifespans down, close; returns final counters."""
         self.ready = False
-        self._reading = False
         deadline = time.monotonic() + self.settings.drain_timeout_s
-        while self._queue and time.monotonic() < deadline:
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:  # drain: what arrived before the signal is still handled
+            if self._queue or self._busy:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since > 0.2:
+                break
             await asyncio.sleep(0.01)
+        self._reading = False
         deleted = 0
         if self.ctx is not None:
             with contextlib.suppress(Exception):
@@ -168,6 +174,9 @@ class XAppRunner:
             "resubscribed": self.ctx.subscriptions.resubscribed,
             "deadline_misses": int(getattr(self.ctx.model, "misses", 0)),
             "model_version": getattr(self.ctx.model, "version", None),
+            "model_swaps": [dict(x) for x in getattr(self.ctx.model, "swaps", [])],
+            "canary_decisions": [{"action": d.action, "reason": d.reason}
+                                 for d in getattr(self.ctx.model, "decisions", [])],
         }
         out.update(self.ctx.scratch.get("counters", {}))
         return out
@@ -257,8 +266,11 @@ class XAppRunner:
             msg = await self.transport.receive(timeout=0.2)
             if msg is None:
                 continue
-            if not self._reading and msg.mtype not in _SUB_REPLIES:
-                continue  # shutting down: only the subscription delete responses still matter
+            if msg.mtype in _SUB_REPLIES or msg.mtype in _CONTROL_REPLIES:
+                self._reply(msg)  # answers to requests a handler may be awaiting: never queued behind it
+                continue
+            if not self._reading:
+                continue  # shut down: nothing new is handled
             if len(self._queue) == self._queue.maxlen:
                 self.dropped += 1  # the deque drops the oldest on append
                 if self.ctx is not None:
@@ -266,6 +278,22 @@ class XAppRunner:
             msg.extra["t_in"] = time.perf_counter()
             self._queue.append(msg)
             self._wake.set()
+
+    def _reply(self, msg: RmrMessage) -> None:
+        ctx = self.ctx
+        if ctx is None:
+            return
+        ctx.metrics.count_received(msg.mtype)
+        try:
+            decoded = e2ap.decode(msg.payload)
+        except e2ap.E2apError as exc:
+            ctx.metrics.count_malformed("e2ap")
+            log.info("malformed E2AP in message type %d: %s", msg.mtype, exc)
+            return
+        if msg.mtype in _CONTROL_REPLIES:
+            ctx.on_control_outcome(decoded)
+        else:
+            ctx.subscriptions.on_reply(decoded)
 
     async def _work(self) -> None:
         assert self.ctx is not None
@@ -278,11 +306,14 @@ class XAppRunner:
             msg = self._queue.popleft()
             ctx.metrics.queue_depth.set(len(self._queue))
             ctx.metrics.count_received(msg.mtype)
+            self._busy = True
             try:
                 await self._dispatch(ctx, msg)
             except Exception:  # one bad message or handler bug never stops the app
                 ctx.metrics.handler_errors.inc()
                 log.exception("handler for message type %d failed", msg.mtype)
+            finally:
+                self._busy = False
             self.handled += 1
             t_in = msg.extra.get("t_in")
             if isinstance(t_in, float):
@@ -295,18 +326,6 @@ class XAppRunner:
             return
         if mtype == INDICATION:
             await self._indication(ctx, msg)
-            return
-        if mtype in _SUB_REPLIES or mtype in _CONTROL_REPLIES:
-            try:
-                decoded = e2ap.decode(msg.payload)
-            except e2ap.E2apError as exc:
-                ctx.metrics.count_malformed("e2ap")
-                log.info("malformed E2AP in message type %d: %s", mtype, exc)
-                return
-            if mtype in _CONTROL_REPLIES:
-                ctx.on_control_outcome(decoded)
-            else:
-                ctx.subscriptions.on_reply(decoded)
             return
         handler = self.app.handlers.get(mtype) or self.app.default_handler
         if handler is None:
