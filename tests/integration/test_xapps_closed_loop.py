@@ -36,6 +36,8 @@ start: "2026-03-02T{start}:00:00"
 topology: {{gnbs: 2, cells_per_gnb: 3, capacity_mbps: 300}}
 traffic: {{source: synth, days: 1, seed: 3, peak_low: {low}, peak_high: {high}}}
 energy: {{wake_delay: 60s}}
+faults:
+  - {{at: 1h, kind: restart, node: gnb_002, duration: 2min}}
 """
 
 
@@ -117,14 +119,15 @@ def test_energy_saving_xapp_with_a_canary_swap(tmp_path, registry):
             time.sleep(0.3)
 
     counters, truth, status = run_app(tmp_path, registry, "energy-saving", {"sleep_below": 0.35}, 0.3, 0.6, canary)
-    assert status["ready"] and status["queue"] == 0 and status["model_swaps"]  # /ric/v1/status while running
+    assert status["ready"] and status["model_swaps"]  # /ric/v1/status while running
     swaps = counters["model_swaps"]
     assert swaps and swaps[0]["ok"] and swaps[0]["challenger"] == "1.1.0"
     assert counters["indications"] == truth["e2"]["indications_sent"] > 100  # nothing dropped, swap included
     assert counters["dropped"] == 0 and counters["malformed"] == 0
     assert truth["totals"]["cell_switches"] >= 1 and truth["totals"]["sleep_minutes"] > 0  # controls took effect
     assert counters["controls_ok"] == truth["e2"]["controls_ok"]
-    assert counters["subscriptions_deleted"] == 2 and truth["e2"]["deletes"] == 2  # graceful shutdown
+    assert counters["subscriptions_deleted"] == 2 and truth["e2"]["deletes"] == 2, json.dumps([counters, truth["e2"]])
+    assert truth["e2"]["restarts"] == 1 and counters["resubscribed"] >= 1  # gnb_002 restarted: re-subscribed
 
 
 def test_traffic_steering_xapp_moves_load(tmp_path, registry):
@@ -134,3 +137,30 @@ def test_traffic_steering_xapp_moves_load(tmp_path, registry):
     assert counters["model_version"] == "1.0.0" and counters["deadline_misses"] == 0
     assert counters["indications"] == truth["e2"]["indications_sent"]
     assert counters["subscriptions_deleted"] == 2 and truth["e2"]["deletes"] == 2
+
+
+def test_broken_artefact_keeps_the_running_model(tmp_path, registry):
+    import shutil
+
+    import numpy as np
+
+    from ranml.xapp.forecast import RegistryForecaster
+
+    root = tmp_path / "reg"
+    shutil.copytree(registry.root, root)
+    reg = LocalRegistry(root)
+    f = RegistryForecaster(reg, "load", {"prb_util": 0, "active_ues": 1}, poll_s=0.1).start()
+    try:
+        windows = np.full((2, 12, 2), 40.0)
+        before = f.predict(["a", "b"], windows, np.array([1.8e9, 1.8e9]))
+        blob = root / "blobs" / "sha256" / reg.get("load", "1.1.0").blobs["model"]
+        blob.write_bytes(b"tampered" + blob.read_bytes()[8:])
+        reg.set_alias("load", "champion", "1.1.0", by="test", reason="roll out")
+        deadline = time.monotonic() + 10
+        while not f.swaps and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert f.swaps and not f.swaps[0]["ok"] and "sha256" in f.swaps[0]["reason"]
+        assert f.version == "1.0.0"
+        assert np.allclose(f.predict(["a", "b"], windows, np.array([1.8e9, 1.8e9])), before)
+    finally:
+        f.close()

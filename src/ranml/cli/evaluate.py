@@ -24,6 +24,8 @@ def closed_loop(scenario: Annotated[Path, typer.Argument(help="e2sim scenario YA
                 speed: Annotated[float | None, typer.Option(help="Override the scenario's speed.")] = None,
                 duration: Annotated[str | None, typer.Option(help="Override the simulated duration.")] = None,
                 json_out: Annotated[Path | None, typer.Option("--json", help="Write the rows here.")] = None,
+                set_: Annotated[list[str] | None, typer.Option("--set", help="App setting KEY=VALUE (repeatable).")]
+                = None,
                 verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run e2sim and the xApp as processes for each policy; print the comparison table."""
     from rich.table import Table
@@ -31,9 +33,18 @@ def closed_loop(scenario: Annotated[Path, typer.Argument(help="e2sim scenario YA
     from ranml.closedloop import POLICIES, run_closed_loop
 
     setup_logging(verbose)
+    settings: dict[str, object] = {}
+    for item in set_ or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"--set {item!r}: write KEY=VALUE")
+        try:
+            settings[key] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key] = value
     policies = POLICIES if policy == "all" else tuple(p.strip() for p in policy.split(","))
     rows = run_closed_loop(scenario, xapp, policies, speed=speed, duration=duration, model=model,
-                           registry=registry)
+                           registry=registry, settings=settings)
     table = Table(title=f"{xapp} on {scenario.name}")
     cols = ("policy", "energy_kwh", "energy_saving_pct", "unserved", "overload_minutes", "handovers_ok",
             "handovers_failed", "controls_ok", "controls_failed", "deadline_misses", "dropped_indications")

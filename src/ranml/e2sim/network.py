@@ -2,8 +2,9 @@
 
 State advances in fixed simulated ticks (vectorised over cells). Per tick and cell:
 
-* offered load = trace + steered load (handovers move load; it decays back with ``ues.steer_decay``
-  as steered UEs end their sessions);
+* offered load = trace × short-term fluctuation (log-normal AR(1), ``traffic.noise_sigma`` /
+  ``noise_tau``) + steered load (handovers move load; it decays back with ``ues.steer_decay`` as
+  steered UEs end their sessions);
 * a sleeping (or still waking) cell serves nothing; its load goes to awake neighbours in proportion
   to their headroom, and what does not fit is unserved;
 * served = min(offered, capacity); PRB usage = served / capacity × PRBs (so it saturates);
@@ -75,6 +76,10 @@ class Network:
         self.wake_delay_s = seconds(energy.wake_delay)
         self.mbps_per_ue, self.admission, self.ul_ratio = ues.mbps_per_ue, ues.admission, ues.ul_ratio
         self.steer_tau_s = seconds(ues.steer_decay)
+        self.noise_sigma = scenario.traffic.noise_sigma
+        self.noise_tau_s = seconds(scenario.traffic.noise_tau)
+        self._rng = np.random.default_rng(scenario.traffic.seed + 104729)
+        self._noise = self._rng.normal(0.0, self.noise_sigma, n)
         self.trace_offset_s = 0.0
         self.steered = np.zeros(n)
         self.sleeping = np.zeros(n, dtype=bool)
@@ -111,6 +116,11 @@ class Network:
             self.sleeping[done] = False
             self.wake_at[done] = math.inf
         self.trace.at(self.trace_offset_s + t, out=self.own)
+        if self.noise_sigma > 0:
+            phi = math.exp(-dt / self.noise_tau_s)
+            self._noise *= phi
+            self._noise += self._rng.normal(0.0, self.noise_sigma * math.sqrt(1 - phi * phi), len(self._noise))
+            self.own *= np.exp(self._noise - self.noise_sigma**2 / 2)
         self.steered *= math.exp(-dt / self.steer_tau_s)
         self.own += self.steered
         np.maximum(self.own, 0.0, out=self.own)

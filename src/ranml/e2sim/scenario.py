@@ -75,7 +75,10 @@ class TrafficSpec(RanmlModel):
     ``synth`` runs the benchmark's synthetic generator; ``file`` replays a CSV/Parquet telemetry
     table (``cell_id``, ``timestamp``, the ``kpi`` column). Each cell's series is scaled so that its
     99th percentile is a share of the cell's capacity drawn between ``peak_low`` and ``peak_high``
-    (seeded), so some cells saturate at their peak and others stay lightly loaded.
+    (seeded), so some cells saturate at their peak and others stay lightly loaded. Around the trace,
+    load fluctuates minute to minute (users arriving and leaving): a multiplicative log-normal
+    AR(1) noise with standard deviation ``noise_sigma`` and correlation time ``noise_tau``
+    (seeded, so every run of a scenario sees the same fluctuations).
     """
 
     source: Literal["synth", "file"] = "synth"
@@ -86,6 +89,8 @@ class TrafficSpec(RanmlModel):
     seed: int = 0
     peak_low: float = Field(default=0.55, gt=0)
     peak_high: float = Field(default=1.15, gt=0)
+    noise_sigma: float = Field(default=0.15, ge=0, le=1.0)
+    noise_tau: str = "3min"
 
     @model_validator(mode="after")
     def _check(self) -> TrafficSpec:
@@ -94,6 +99,8 @@ class TrafficSpec(RanmlModel):
         if self.peak_low > self.peak_high:
             raise ValueError("traffic.peak_low must not exceed traffic.peak_high")
         seconds(self.step, "traffic.step")
+        if seconds(self.noise_tau, "traffic.noise_tau") <= 0:
+            raise ValueError("traffic.noise_tau must be positive")
         return self
 
 

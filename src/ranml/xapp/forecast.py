@@ -49,7 +49,7 @@ class Forecaster(Protocol):
 class HoltForecaster:
     """Level + trend smoothing over each window (vectorised over cells)."""
 
-    def __init__(self, input_steps: int = 12, horizon: int = 4, alpha: float = 0.5, beta: float = 0.3,
+    def __init__(self, input_steps: int = 12, horizon: int = 4, alpha: float = 0.3, beta: float = 0.05,
                  damping: float = 0.9) -> None:
         self.input_steps, self.horizon = input_steps, horizon
         self.alpha, self.beta, self.damping = alpha, beta, damping

@@ -96,6 +96,8 @@ class XAppRunner:
         self._actions: dict[tuple[str, int, int], NrCgi | None] = {}
         self._reading = True
         self._busy = False
+        self.latencies_us: collections.deque[float] = collections.deque(maxlen=100_000)
+        self.handler_s = 0.0
         self.dropped = 0
         self.handled = 0
 
@@ -178,6 +180,11 @@ class XAppRunner:
             "canary_decisions": [{"action": d.action, "reason": d.reason}
                                  for d in getattr(self.ctx.model, "decisions", [])],
         }
+        if self.latencies_us:
+            lat = sorted(self.latencies_us)
+            out["latency_p50_us"] = round(lat[len(lat) // 2], 1)
+            out["latency_p99_us"] = round(lat[min(len(lat) - 1, int(0.99 * len(lat)))], 1)
+        out["indication_handler_s"] = round(self.handler_s, 4)
         out.update(self.ctx.scratch.get("counters", {}))
         return out
 
@@ -317,7 +324,11 @@ class XAppRunner:
             self.handled += 1
             t_in = msg.extra.get("t_in")
             if isinstance(t_in, float):
-                ctx.metrics.latency.observe(time.perf_counter() - t_in)
+                spent = time.perf_counter() - t_in
+                ctx.metrics.latency.observe(spent)
+                if msg.mtype == INDICATION:
+                    self.latencies_us.append(spent * 1e6)
+                    self.handler_s += spent
 
     async def _dispatch(self, ctx: Context, msg: RmrMessage) -> None:
         mtype = msg.mtype

@@ -55,6 +55,7 @@ class _Active:
     instance_id: int
     admitted: tuple[int, ...] = ()
     last_report: float = field(default_factory=time.monotonic)
+    interval: float | None = None  # observed real time between reports (EWMA): the node's clock may run fast
     state: str = "pending"  # pending / active / failed
 
 
@@ -73,7 +74,9 @@ class E2Subscriptions:
     timeout_s, retries, backoff_s
         Wait per attempt, attempts, first backoff (doubles per attempt, capped at 10 s).
     stale_after
-        Reporting periods without a report before a node is re-subscribed.
+        Reporting periods without a report before a node is re-subscribed (the period is the
+        observed real time between reports, which is shorter than the nominal one when the
+        node's clock runs fast, as e2sim's does).
     """
 
     def __init__(self, send: Sender, requestor_id: int = 1001, timeout_s: float = 2.0, retries: int = 5,
@@ -100,7 +103,11 @@ class E2Subscriptions:
         """An indication of subscription ``instance_id`` arrived (keeps it fresh)."""
         sub = self.active.get(instance_id)
         if sub is not None:
-            sub.last_report = time.monotonic()
+            now = time.monotonic()
+            gap = now - sub.last_report
+            if gap > 0:
+                sub.interval = gap if sub.interval is None else 0.8 * sub.interval + 0.2 * gap
+            sub.last_report = now
 
     # -- subscribe / delete -----------------------------------------------------------------------
     async def _exchange(self, instance: int, msg: RmrMessage) -> e2ap.Message | None:
@@ -170,8 +177,8 @@ class E2Subscriptions:
     def stale_nodes(self) -> set[str]:
         """Nodes with an active subscription whose reports stopped."""
         now = time.monotonic()
-        return {s.spec.meid for s in self.active.values()
-                if s.state == "active" and now - s.last_report > self.stale_after * max(s.spec.period_s, 0.05)}
+        return {s.spec.meid for s in self.active.values() if s.state == "active"
+                and now - s.last_report > self.stale_after * max(s.interval or s.spec.period_s, 0.05)}
 
 
 class SubmgrClient:

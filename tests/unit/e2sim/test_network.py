@@ -15,7 +15,7 @@ pytest.importorskip("pandas", reason="e2sim needs pandas: pip install 'ranml[ben
 def make(load, capacity=(100.0, 100.0, 100.0), neighbours=None, **scenario):
     cells = [CellSpec(name=f"c{i}", capacity_mbps=c) for i, c in enumerate(capacity)]
     trace = TrafficTrace(60.0, np.array([load, load], dtype=float))
-    sc = Scenario(**scenario)
+    sc = Scenario(**{"traffic": {"noise_sigma": 0.0}, **scenario})
     return Network(sc, cells, [0] * len(cells), neighbours or [[1, 2], [0, 2], [0, 1]], trace)
 
 
@@ -84,3 +84,16 @@ def test_energy_and_integrals_accumulate():
     assert net.energy_j[0] == pytest.approx(10 * (260 + 440 * 0.5))
     assert net.integral[8, 0] == pytest.approx(net.energy_j[0])
     assert net.totals()["energy_kwh"] == pytest.approx(3 * 10 * 480 / 3.6e6, abs=1e-4)
+
+
+def test_short_term_fluctuation_has_the_configured_spread_and_keeps_the_mean():
+    net = make([50.0, 50.0, 50.0], traffic={"noise_sigma": 0.2, "noise_tau": "60s"})
+    own = []
+    for _ in range(20_000):
+        net.step(1.0)
+        own.append(net.own.copy())
+    series = np.array(own)
+    assert series.mean() == pytest.approx(50.0, rel=0.05)
+    assert np.std(np.log(series)) == pytest.approx(0.2, rel=0.15)
+    lag = np.corrcoef(np.log(series[:-60, 0]), np.log(series[60:, 0]))[0, 1]
+    assert lag == pytest.approx(np.exp(-1), abs=0.12)  # correlation after one noise_tau

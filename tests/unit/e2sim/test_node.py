@@ -32,7 +32,7 @@ KPM = KpmCodec(3)
 @pytest.fixture
 def node():
     cells = [CellSpec(name=f"c{i}", capacity_mbps=100.0) for i in range(3)]
-    net = Network(Scenario(), cells, [0, 0, 1], [[1], [0], []],
+    net = Network(Scenario(traffic={"noise_sigma": 0.0}), cells, [0, 0, 1], [[1], [0], []],
                   TrafficTrace(60.0, np.array([[40.0, 20.0, 10.0]] * 2)))
     cgis = {NrCgi(PLMN, i + 1): i for i in range(3)}
     return E2Node(NodeSpec(name="gnb_001", gnb_id=1, cells=cells[:2]), [0, 1], net, PLMN, cgis)

@@ -11,6 +11,7 @@ Each report updates the cell's utilisation ring; the policy decides what a "fore
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -70,9 +71,12 @@ class LoadModel:
         self._issued: dict[str, deque[tuple[float, np.ndarray]]] = defaultdict(lambda: deque(maxlen=64))
         self._sq_err: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=48))
         self.forecasts = 0
+        self.updates = 0
+        self.predict_s = 0.0  # time spent in the forecaster (the predictor's share of the work)
 
     def update(self, r: CellReport) -> CellView:
         """Take one report; returns the cell's view with its horizon and upper bound."""
+        self.updates += 1
         used, avail, ues, _ = r.last(*MEASUREMENTS)
         util = math.nan if not avail or used is None else float(used) / float(avail)
         off = not avail
@@ -93,16 +97,48 @@ class LoadModel:
         else:
             self.store.window(key, self.steps, self._window[0])
             np.divide(self._window[0, :, 0], 100.0, out=self._target[0])
+            t0 = time.perf_counter()
             if isinstance(self.forecaster, HoltForecaster):
                 pred = self.forecaster.predict([key], self._target, np.array([t]))[0]
             else:
                 pred = self.forecaster.predict([key], self._window, np.array([t]))[0] / 100.0
+            self.predict_s += time.perf_counter() - t0
             view.forecast = np.clip(np.asarray(pred[: self.s.horizon], dtype=np.float64), 0.0, 1.5)
             self._issued[key].append((t, view.forecast.copy()))
             self.forecasts += 1
         view.upper = float(view.forecast.max()) + self.margin(key) if view.forecast.size else 0.0
         self.views[key] = view
         return view
+
+    def snapshot(self, steps: int | None = None) -> dict[str, Any]:
+        """Recent per-cell history (JSON-ready) so that a restarted app does not start cold."""
+        if self.store is None:
+            return {}
+        steps = min(steps or self.steps, self.store.capacity)
+        out: dict[str, Any] = {"period_s": self.period_s, "cells": {}}
+        buf = np.empty((steps, 2))
+        for cell in self.store.cells:
+            if self.store.ready(cell, steps):
+                self.store.window(cell, steps, buf)
+                out["cells"][cell] = {"t": self.store.last_time(cell), "util_pct": buf[:, 0].round(3).tolist(),
+                                      "ues": buf[:, 1].tolist()}
+        return out
+
+    def restore(self, snap: dict[str, Any]) -> int:
+        """Load a :meth:`snapshot`; returns the cells restored."""
+        period = float(snap.get("period_s") or 0)
+        if period <= 0:
+            return 0
+        if self.store is None:
+            self.period_s = period
+            self.store = FeatureStore(("util_pct", "ues"), period, max(64, 2 * self.steps))
+        restored = 0
+        for cell, h in snap.get("cells", {}).items():
+            n = len(h["util_pct"])
+            for i, (u, q) in enumerate(zip(h["util_pct"], h["ues"], strict=True)):
+                self.store.add(cell, float(h["t"]) - (n - 1 - i) * period, (u, q))
+            restored += 1
+        return restored
 
     def _score(self, key: str, t: float, util: float) -> None:
         """Compare the forecasts made earlier for time ``t`` with the measured value."""

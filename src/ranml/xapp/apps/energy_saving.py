@@ -2,9 +2,10 @@
 
 Per cell report (cell number 1 of each node is the coverage cell and never sleeps):
 
-* **sleep** a capacity cell when its upper-bound forecast over the horizon stays under
-  ``sleep_below`` and every awake neighbour, with the cell's load added, stays under ``absorb_below``
-  (so a cell whose neighbours are forecast near capacity never sleeps);
+* **sleep** a capacity cell when its load over the horizon (the forecast's mean; the latest value
+  with ``reactive``) is under ``sleep_below`` and every awake neighbour's upper bound, with the
+  cell's upper bound shared among them added, stays under ``absorb_below`` (so a cell whose
+  neighbours are forecast near capacity never sleeps);
 * **wake** a sleeping cell when a neighbour's upper-bound forecast within the horizon reaches
   ``wake_above`` — the horizon covers at least the wake-up delay, so with a forecast the cell is
   back before the rise; ``reactive`` only sees the rise when it is already measured.
@@ -28,11 +29,12 @@ __all__ = ["EnergySavingSettings", "app"]
 class EnergySavingSettings(LoadSettings):
     """Energy saving settings (the descriptor's controls)."""
 
-    sleep_below: float = Field(default=0.25, gt=0, le=1.0)
-    absorb_below: float = Field(default=0.7, gt=0, le=1.0)
-    wake_above: float = Field(default=0.75, gt=0, le=1.5)
+    sleep_below: float = Field(default=0.3, gt=0, le=1.0)
+    absorb_below: float = Field(default=0.85, gt=0, le=1.0)
+    wake_above: float = Field(default=0.85, gt=0, le=1.5)
     coverage_cells: int = Field(default=1, ge=0, description="cells numbered 1..N of each node never sleep")
-    min_dwell_periods: int = Field(default=3, ge=0)
+    min_dwell_periods: int = Field(default=5, ge=0)
+    horizon: int = Field(default=8, ge=1, le=96, description="periods ahead; cover the wake-up delay")
 
 
 app = XApp("energy-saving", version="1.0.0", config=EnergySavingSettings,
@@ -47,11 +49,15 @@ async def lifespan(ctx: Context):  # type: ignore[no-untyped-def]
     s: EnergySavingSettings = ctx.config
     forecaster = open_forecaster(s)
     ctx.model = forecaster
-    ctx.scratch["load"] = LoadModel(s, forecaster)
+    ctx.scratch["load"] = load = LoadModel(s, forecaster)
+    restored = load.restore(ctx.state.get("history", {}))
+    ctx.state.set("model_version", forecaster.version if forecaster is not None else "holt")
     ctx.scratch["asleep"] = dict(ctx.state.get("asleep", {}))  # cell -> time it was switched off
     ctx.scratch["changed"] = {}
     ctx.scratch["counters"] = {"switch_off": 0, "switch_on": 0, "switch_refused": 0}
+    ctx.scratch["counters"]["cells_restored"] = restored
     yield
+    ctx.state.set("history", load.snapshot())
     if forecaster is not None:
         forecaster.close()
 
@@ -70,6 +76,9 @@ async def report(ctx: Context, r: CellReport) -> None:
     s: EnergySavingSettings = ctx.config
     load: LoadModel = ctx.scratch["load"]
     view = load.update(r)
+    ctx.scratch["counters"]["predict_s"] = round(load.predict_s, 4)
+    if load.updates % 100 == 0:  # every so often, so that even a killed app restarts warm
+        ctx.state.set("history", load.snapshot())
     if s.policy == "none" or r.cell is None or _cell_number(view.key) <= s.coverage_cells:
         return
     changed: dict[str, float] = ctx.scratch["changed"]
@@ -81,7 +90,8 @@ async def report(ctx: Context, r: CellReport) -> None:
         if view.key in asleep and any(_pressure(s, n) >= s.wake_above for n in peers):
             await _switch(ctx, r, view, sleep=False)
         return
-    if _pressure(s, view) >= s.sleep_below or not peers:
+    own = float(view.forecast.mean()) if s.policy == "forecast" and view.forecast.size else view.util
+    if own >= s.sleep_below or not peers:
         return
     share = _pressure(s, view) / len(peers)
     if all(_pressure(s, n) + share <= s.absorb_below for n in peers):

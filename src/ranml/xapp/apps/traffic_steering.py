@@ -48,11 +48,15 @@ async def lifespan(ctx: Context):  # type: ignore[no-untyped-def]
     s: TrafficSteeringSettings = ctx.config
     forecaster = open_forecaster(s)
     ctx.model = forecaster
-    ctx.scratch["load"] = LoadModel(s, forecaster)
+    ctx.scratch["load"] = load = LoadModel(s, forecaster)
+    restored = load.restore(ctx.state.get("history", {}))
+    ctx.state.set("model_version", forecaster.version if forecaster is not None else "holt")
     ctx.scratch["band"] = (s.high, s.low)
     ctx.scratch["cooldown"] = {}
     ctx.scratch["counters"] = {"handovers_sent": 0, "steering_decisions": 0, "backoffs": 0}
+    ctx.scratch["counters"]["cells_restored"] = restored
     yield
+    ctx.state.set("history", load.snapshot())
     if forecaster is not None:
         forecaster.close()
 
@@ -80,6 +84,9 @@ async def report(ctx: Context, r: CellReport) -> None:
     s: TrafficSteeringSettings = ctx.config
     load: LoadModel = ctx.scratch["load"]
     view = load.update(r)
+    ctx.scratch["counters"]["predict_s"] = round(load.predict_s, 4)
+    if load.updates % 100 == 0:  # every so often, so that even a killed app restarts warm
+        ctx.state.set("history", load.snapshot())
     if s.policy == "none" or view.off or r.cell is None:
         return
     high, low = ctx.scratch["band"]
