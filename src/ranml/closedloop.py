@@ -41,7 +41,8 @@ def _cli(*args: str) -> list[str]:
 
 def run_policy(scenario: Path, app: str, policy: str, workdir: Path, *, speed: float | None = None,
                duration: str | None = None, model: str | None = None, registry: str | None = None,
-               settings: dict[str, Any] | None = None, timeout_s: float = 1800.0) -> dict[str, Any]:
+               settings: dict[str, Any] | None = None, timeout_s: float = 1800.0,
+               xapp_args: tuple[str, ...] = ()) -> dict[str, Any]:
     """Run one policy; returns the result row (see :data:`POLICIES`)."""
     sim_port, state_port, xapp_port, http_port = (_free_port() for _ in range(4))
     routes = workdir / f"routes-{policy}.rt"
@@ -70,7 +71,7 @@ def run_policy(scenario: Path, app: str, policy: str, workdir: Path, *, speed: f
             raise RanmlError(f"e2sim did not start: {first}{sim.stderr.read()[-2000:]}")
         xapp = subprocess.Popen(_cli("xapp", "run", app, "--rmr-port", str(xapp_port), "--http-port", str(http_port),
                                      "--state", "memory", "--e2mgr-url", f"http://127.0.0.1:{state_port}",
-                                     "--config", str(config_file), "--name", "127.0.0.1"),
+                                     "--config", str(config_file), "--name", "127.0.0.1", *xapp_args),
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         started = time.monotonic()
         while sim.poll() is None:

@@ -44,6 +44,7 @@ def run(ref: Annotated[str, typer.Argument(help="module:app, or traffic-steering
         = "auto",
         e2mgr_url: Annotated[str | None, typer.Option(help="E2 manager base URL for node discovery.")] = None,
         node: Annotated[list[str] | None, typer.Option(help="Node RAN name to subscribe to (repeatable).")] = None,
+        kpm_period_ms: Annotated[int | None, typer.Option(help="Override the app's KPM reporting period.")] = None,
         mdc_logs: Annotated[bool, typer.Option(help="Log in mdclogpy MDC JSON format.")] = True,
         verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run an xApp until SIGTERM/SIGINT: drain, delete subscriptions, exit 0."""
@@ -61,7 +62,7 @@ def run(ref: Annotated[str, typer.Argument(help="module:app, or traffic-steering
     else:
         setup_logging(verbose)
     settings = RunnerSettings(http_port=http_port, state=state, e2mgr_url=e2mgr_url,  # type: ignore[arg-type]
-                              nodes=list(node or []))
+                              nodes=list(node or []), kpm_period_ms=kpm_period_ms)
     values = _config_file(config)
 
     async def main() -> dict[str, object]:
@@ -72,10 +73,19 @@ def run(ref: Annotated[str, typer.Argument(help="module:app, or traffic-steering
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await runner.start()
-        typer.echo(json.dumps({"xapp": xapp.name, "rmr": transport.name,
-                               "http_port": runner.http.port if runner.http else None}), err=True)
-        await stop.wait()
+        starting = asyncio.create_task(runner.start())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait([starting, stopping], return_when=asyncio.FIRST_COMPLETED)
+        if starting.done() and starting.exception() is None:
+            typer.echo(json.dumps({"xapp": xapp.name, "rmr": transport.name,
+                                   "http_port": runner.http.port if runner.http else None}), err=True)
+            await stopping
+        elif starting.done():
+            stopping.cancel()
+            await runner.stop()
+            raise starting.exception()  # type: ignore[misc]
+        else:
+            starting.cancel()  # a signal during start-up: stop cleanly
         return await runner.stop()
 
     typer.echo(json.dumps(asyncio.run(main())))

@@ -64,7 +64,7 @@ class NodeSpec(RanmlModel):
 class TopologySpec(RanmlModel):
     """Shorthand for a regular layout: ``gnbs`` nodes with ``cells_per_gnb`` cells each."""
 
-    gnbs: int = Field(default=3, ge=1, le=64)
+    gnbs: int = Field(default=3, ge=1, le=1024)
     cells_per_gnb: int = Field(default=3, ge=1, le=16)
     capacity_mbps: float = Field(default=300.0, gt=0)
 

@@ -24,7 +24,7 @@ from ranml.protocols import e2ap
 from ranml.protocols.e2sm import ActionDefinition, CccCodec, E2smError, KpmCodec, NrCgi
 from ranml.protocols.rmr import MTYPES, RmrMessage
 from ranml.tinyhttp import Text, TinyHttpServer
-from ranml.xapp.app import CellReport, XApp
+from ranml.xapp.app import CellReport, KpmRequest, XApp
 from ranml.xapp.context import Context, NodeInfo
 from ranml.xapp.descriptor import build_descriptor
 from ranml.xapp.features import FeatureStore
@@ -59,6 +59,7 @@ class RunnerSettings(RanmlModel):
     feature_slots: int = Field(default=512, ge=8)
     subscribe_timeout_s: float = Field(default=2.0, gt=0)
     subscribe_retries: int = Field(default=5, ge=1)
+    kpm_period_ms: int | None = Field(default=None, gt=0, description="override the app's KPM reporting period")
 
 
 class XAppRunner:
@@ -112,8 +113,9 @@ class XAppRunner:
                                stale_after=s.stale_after_periods)
         features = None
         if app.kpm:
-            names = tuple(dict.fromkeys(m for r in app.kpm for m in r.measurements))
-            features = FeatureStore(names, app.kpm[0].granularity_ms / 1000.0, s.feature_slots)
+            requests = self._kpm_requests()
+            names = tuple(dict.fromkeys(m for r in requests for m in r.measurements))
+            features = FeatureStore(names, requests[0].granularity_ms / 1000.0, s.feature_slots)
         self.ctx = Context(app, app.load_config(self.config_values), self.transport, state, metrics, subs,
                            logging.getLogger(f"ranml.xapp.{app.name}"), features, self.model)
         self._tasks.append(asyncio.create_task(self._read(), name="xapp-read"))
@@ -235,9 +237,15 @@ class XAppRunner:
                 out[name] = NodeInfo(name, tuple(cells), functions, bytes.fromhex(plmn_hex))
         return out
 
+    def _kpm_requests(self) -> list[KpmRequest]:
+        period = self.settings.kpm_period_ms
+        if period is None:
+            return list(self.app.kpm)
+        return [KpmRequest(r.measurements, period, min(r.granularity_ms, period), r.per_cell) for r in self.app.kpm]
+
     def _specs(self, node: NodeInfo) -> list[tuple[SubscriptionSpec, dict[int, NrCgi | None]]]:
         out = []
-        for req in self.app.kpm:
+        for req in self._kpm_requests():
             cells: list[NrCgi | None] = list(node.cells) if req.per_cell and node.cells else [None]
             actions = tuple((i + 1, self._kpm.encode_action_definition(
                 ActionDefinition(req.measurements, req.granularity_ms, cell=c))) for i, c in enumerate(cells))
@@ -247,17 +255,22 @@ class XAppRunner:
         return out
 
     async def _subscribe_all(self) -> None:
+        """Subscribe every node concurrently (a slow or absent node does not delay the others)."""
         assert self.ctx is not None
-        for node in self.ctx.nodes.values():
-            for spec, cells in self._specs(node):
-                try:
-                    sub = await self.ctx.subscriptions.subscribe(spec)
-                except SubscriptionError as exc:
-                    log.warning("%s", exc)
-                    continue
-                for action, cell in cells.items():
-                    self._actions[(node.meid, sub.instance_id, action)] = cell
-        self.ctx.metrics.subscriptions.set(len(self.ctx.subscriptions.active))
+        ctx = self.ctx
+
+        async def one(node: NodeInfo, spec: SubscriptionSpec, cells: dict[int, NrCgi | None]) -> None:
+            try:
+                sub = await ctx.subscriptions.subscribe(spec)
+            except SubscriptionError as exc:
+                log.warning("%s", exc)
+                return
+            for action, cell in cells.items():
+                self._actions[(node.meid, sub.instance_id, action)] = cell
+
+        await asyncio.gather(*(one(node, spec, cells) for node in ctx.nodes.values()
+                               for spec, cells in self._specs(node)))
+        ctx.metrics.subscriptions.set(len(ctx.subscriptions.active))
 
     async def _watchdog(self) -> None:
         assert self.ctx is not None

@@ -12,11 +12,16 @@ pytest.importorskip("pycrate_asn1dir", reason="the E2AP codec needs pycrate: pip
 
 from ranml.protocols import e2ap, e2ap_fast
 
-indications = st.builds(e2ap.Indication, st.integers(0, 65535), st.integers(0, 65535), st.integers(0, 4095),
-                        st.integers(0, 255),
-                        st.binary(max_size=300) | st.integers(16000, 16383).map(lambda n: b"\x5a" * n),
-                        st.binary(max_size=2000), st.none() | st.integers(0, 65535),
-                        st.sampled_from(["report", "insert"]))
+
+def _indications(header, message):
+    return st.builds(e2ap.Indication, st.integers(0, 65535), st.integers(0, 65535), st.integers(0, 4095),
+                     st.integers(0, 255), header, message, st.none() | st.integers(0, 65535),
+                     st.sampled_from(["report", "insert"]))
+
+
+# small PDUs, and PDUs whose octet strings need 2-byte lengths but stay below 16 KiB in all
+indications = _indications(st.binary(max_size=300), st.binary(max_size=2000)) | _indications(
+    st.integers(16000, 16200).map(lambda n: b"\x5a" * n), st.binary(max_size=100))
 
 
 @pytest.mark.filterwarnings("ignore:Generating overly large repr")
