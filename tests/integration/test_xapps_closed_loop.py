@@ -117,6 +117,9 @@ def test_energy_saving_xapp_with_a_canary_swap(tmp_path, registry):
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not get(http_port, "/ric/v1/status")["model_swaps"]:
             time.sleep(0.3)
+        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        assert 'ranml_xapp_model_swaps{outcome="ok",xapp="energy-saving"} 1.0' in text
 
     counters, truth, status = run_app(tmp_path, registry, "energy-saving", {"sleep_below": 0.35}, 0.3, 0.6, canary)
     assert status["ready"] and status["model_swaps"]  # /ric/v1/status while running

@@ -37,7 +37,20 @@ class XAppMetrics:
                                    registry=self.registry).labels(**label)
         self.queue_depth = Gauge("ranml_xapp_queue_depth", "Messages waiting for a handler", ["xapp"],
                                  registry=self.registry).labels(**label)
+        self.model_swaps = Gauge("ranml_xapp_model_swaps", "Model versions swapped in (ok) or refused",
+                                 ["xapp", "outcome"], registry=self.registry)
+        self.canary = Gauge("ranml_xapp_canary_decisions", "Canary decisions taken, by action", ["xapp", "action"],
+                            registry=self.registry)
         self.app = app
+
+    def sync_model(self, model: Any) -> None:
+        """Copy a forecaster's swap and canary history into the gauges (called before rendering)."""
+        swaps = getattr(model, "swaps", [])
+        self.model_swaps.labels(xapp=self.app, outcome="ok").set(sum(1 for s in swaps if s.get("ok")))
+        self.model_swaps.labels(xapp=self.app, outcome="refused").set(sum(1 for s in swaps if not s.get("ok")))
+        for action in ("promote", "rollback"):
+            count = sum(1 for d in getattr(model, "decisions", []) if getattr(d, "action", None) == action)
+            self.canary.labels(xapp=self.app, action=action).set(count)
 
     def count_received(self, mtype: int) -> None:
         """One message of ``mtype`` arrived."""

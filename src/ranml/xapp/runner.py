@@ -401,6 +401,7 @@ class XAppRunner:
                 descriptor["controls"] = config
             return 200, [{"metadata": {"xappName": self.app.name, "configType": "json"}, "config": descriptor}]
         if path == "/metrics" and ctx is not None:
+            ctx.metrics.sync_model(ctx.model)
             return 200, Text(ctx.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
         if path == "/ric/v1/subscriptions/response" and method == "POST":
             log.info("subscription manager notification: %s", body[:500].decode(errors="replace"))
