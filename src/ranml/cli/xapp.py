@@ -45,6 +45,8 @@ def run(ref: Annotated[str, typer.Argument(help="module:app, or traffic-steering
         e2mgr_url: Annotated[str | None, typer.Option(help="E2 manager base URL for node discovery.")] = None,
         node: Annotated[list[str] | None, typer.Option(help="Node RAN name to subscribe to (repeatable).")] = None,
         kpm_period_ms: Annotated[int | None, typer.Option(help="Override the app's KPM reporting period.")] = None,
+        submgr_url: Annotated[str | None, typer.Option(help="Subscribe through the OSC subscription manager "
+                                                            "(REST) at this base URL instead of direct E2.")] = None,
         mdc_logs: Annotated[bool, typer.Option(help="Log in mdclogpy MDC JSON format.")] = True,
         verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run an xApp until SIGTERM/SIGINT: drain, delete subscriptions, exit 0."""
@@ -62,7 +64,8 @@ def run(ref: Annotated[str, typer.Argument(help="module:app, or traffic-steering
     else:
         setup_logging(verbose)
     settings = RunnerSettings(http_port=http_port, state=state, e2mgr_url=e2mgr_url,  # type: ignore[arg-type]
-                              nodes=list(node or []), kpm_period_ms=kpm_period_ms)
+                              nodes=list(node or []), kpm_period_ms=kpm_period_ms, submgr_url=submgr_url,
+                              client_host=name or "127.0.0.1")
     values = _config_file(config)
 
     async def main() -> dict[str, object]:

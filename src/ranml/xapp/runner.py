@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import json
 import logging
 import time
 from typing import Any, Literal
@@ -30,7 +31,7 @@ from ranml.xapp.descriptor import build_descriptor
 from ranml.xapp.features import FeatureStore
 from ranml.xapp.metrics import XAppMetrics
 from ranml.xapp.state import open_state_store
-from ranml.xapp.subscriptions import E2Subscriptions, SubscriptionError, SubscriptionSpec
+from ranml.xapp.subscriptions import E2Subscriptions, SubmgrClient, SubscriptionError, SubscriptionSpec
 from ranml.xapp.transport import Transport
 
 __all__ = ["RunnerSettings", "XAppRunner"]
@@ -60,6 +61,9 @@ class RunnerSettings(RanmlModel):
     subscribe_timeout_s: float = Field(default=2.0, gt=0)
     subscribe_retries: int = Field(default=5, ge=1)
     kpm_period_ms: int | None = Field(default=None, gt=0, description="override the app's KPM reporting period")
+    submgr_url: str | None = Field(default=None, description="OSC subscription manager (REST mode), e.g. "
+                                   "http://service-ricplt-submgr-http.ricplt:8088/ric/v1")
+    client_host: str = Field(default="127.0.0.1", description="this xApp's host name for the subscription manager")
 
 
 class XAppRunner:
@@ -95,6 +99,9 @@ class XAppRunner:
         self._lifespans = contextlib.AsyncExitStack()
         self._kpm = KpmCodec(self.settings.kpm_version)
         self._actions: dict[tuple[str, int, int], NrCgi | None] = {}
+        self._rest: dict[int, tuple[str, dict[int, NrCgi | None]]] = {}  # XappEventInstanceId -> node, cells
+        self._rest_ids: list[str] = []
+        self._submgr: SubmgrClient | None = None
         self._reading = True
         self._busy = False
         self.latencies_us: collections.deque[float] = collections.deque(maxlen=100_000)
@@ -149,6 +156,12 @@ class XAppRunner:
         if self.ctx is not None:
             with contextlib.suppress(Exception):
                 deleted = await self.ctx.subscriptions.delete_all()
+            for sub_id in self._rest_ids if self._submgr is not None else []:
+                try:
+                    await self._submgr.delete(sub_id)  # type: ignore[union-attr]
+                    deleted += 1
+                except SubscriptionError as exc:
+                    log.info("%s", exc)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -237,6 +250,44 @@ class XAppRunner:
                 out[name] = NodeInfo(name, tuple(cells), functions, bytes.fromhex(plmn_hex))
         return out
 
+    async def _subscribe_rest(self, url: str) -> None:
+        """Subscribe through the OSC subscription manager (REST mode).
+
+        The E2 instance ids arrive later, in the manager's notification
+        (``POST /ric/v1/subscriptions/response``).
+        """
+        assert self.ctx is not None
+        http_port = self.http.port if self.http is not None else 8080
+        rmr_port = int(self.transport.name.rpartition(":")[2]) if ":" in self.transport.name else 4560
+        self._submgr = SubmgrClient(url, self.settings.client_host, http_port, rmr_port)
+        for node in self.ctx.nodes.values():
+            for spec, cells in self._specs(node):
+                body = self._submgr.params(spec)
+                event_id = body["SubscriptionDetails"][0]["XappEventInstanceId"]
+                try:
+                    self._rest_ids.append(await self._submgr.subscribe_params(body))
+                except SubscriptionError as exc:
+                    log.warning("%s", exc)
+                    continue
+                self._rest[event_id] = (node.meid, cells)
+
+    def _rest_notification(self, body: bytes) -> tuple[int, Any]:
+        """The subscription manager's answer: map E2 instance ids to the requested actions."""
+        try:
+            data = json.loads(body)
+            instances = data.get("SubscriptionInstances") or []
+        except (ValueError, AttributeError):
+            return 400, {"error": "expected the subscription manager's JSON notification"}
+        for inst in instances:
+            known = self._rest.get(int(inst.get("XappEventInstanceId", -1)))
+            if known is None or inst.get("ErrorCause"):
+                log.warning("subscription notification not usable: %s", inst)
+                continue
+            meid, cells = known
+            for action, cell in cells.items():
+                self._actions[(meid, int(inst["E2EventInstanceId"]), action)] = cell
+        return 200, {}
+
     def _kpm_requests(self) -> list[KpmRequest]:
         period = self.settings.kpm_period_ms
         if period is None:
@@ -258,6 +309,9 @@ class XAppRunner:
         """Subscribe every node concurrently (a slow or absent node does not delay the others)."""
         assert self.ctx is not None
         ctx = self.ctx
+        if self.settings.submgr_url:
+            await self._subscribe_rest(self.settings.submgr_url)
+            return
 
         async def one(node: NodeInfo, spec: SubscriptionSpec, cells: dict[int, NrCgi | None]) -> None:
             try:
@@ -404,8 +458,7 @@ class XAppRunner:
             ctx.metrics.sync_model(ctx.model)
             return 200, Text(ctx.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
         if path == "/ric/v1/subscriptions/response" and method == "POST":
-            log.info("subscription manager notification: %s", body[:500].decode(errors="replace"))
-            return 200, {}
+            return self._rest_notification(body)
         if path == "/ric/v1/status" and ctx is not None:
             return 200, {"ready": self.ready, "handled": self.handled, "dropped": self.dropped,
                          "subscriptions": len(ctx.subscriptions.active), "nodes": sorted(ctx.nodes),

@@ -230,7 +230,11 @@ class SubmgrClient:
 
     async def subscribe(self, spec: SubscriptionSpec) -> str:
         """POST a subscription; returns the manager's ``SubscriptionId``."""
-        status, data = await self._request("POST", "/subscriptions", self.params(spec))
+        return await self.subscribe_params(self.params(spec))
+
+    async def subscribe_params(self, body: dict[str, Any]) -> str:
+        """POST a prepared ``SubscriptionParams`` body; returns the ``SubscriptionId``."""
+        status, data = await self._request("POST", "/subscriptions", body)
         if status != 201 or not isinstance(data, dict) or not data.get("SubscriptionId"):
             raise SubscriptionError(f"subscription manager answered {status}: {data!r}")
         return str(data["SubscriptionId"])

@@ -115,3 +115,68 @@ def test_load_model_snapshot_restores_a_warm_start():
     view = second.update(CellReport("gnb", None, 1600.0, 60.0, ("RRU.PrbUsedDl", "RRU.PrbAvailDl",
                                     "RRC.ConnMean", "PEE.AvgPower"), ((100, 273, 10, 300.0),)))
     assert second.forecasts == 1 and view.forecast.size == 2  # forecasting from the first report
+
+
+def test_runner_in_subscription_manager_mode():
+    """REST mode: POST to the manager, its notification maps E2 instance ids, indications flow, DELETE at stop."""
+    import httpx
+
+    from ranml.protocols import e2ap
+    from ranml.protocols.e2sm import IndicationHeader, IndicationMessage, KpmCodec
+    from ranml.protocols.rmr import MTYPES, RmrMessage
+    from ranml.xapp import XApp
+
+    kpm = KpmCodec()
+    app = XApp("rest-probe")
+    app.subscribe_kpm(("RRC.ConnMean",), period_ms=1000)
+    seen = []
+
+    @app.on_report
+    async def report(ctx, r):
+        seen.append(r.last("RRC.ConnMean")[0])
+
+    calls = []
+
+    async def main():
+        runner_box = {}
+
+        async def submgr(method, path, body):
+            calls.append((method, path, json.loads(body) if body else None))
+            if method == "POST":
+                params = json.loads(body)
+                notify = {"SubscriptionId": "s-1", "SubscriptionInstances": [
+                    {"XappEventInstanceId": params["SubscriptionDetails"][0]["XappEventInstanceId"],
+                     "E2EventInstanceId": 77}]}
+                port = params["ClientEndpoint"]["HTTPPort"]
+
+                async def later():
+                    await asyncio.sleep(0.05)
+                    async with httpx.AsyncClient() as c:
+                        await c.post(f"http://127.0.0.1:{port}/ric/v1/subscriptions/response", json=notify)
+
+                runner_box["task"] = asyncio.create_task(later())
+                return 201, {"SubscriptionId": "s-1", "SubscriptionInstances": None}
+            return 204, None
+
+        manager = TinyHttpServer(submgr, 0)
+        mport = await manager.start()
+        hub = MemoryHub()
+        node = hub.endpoint("node")
+        await node.start()
+        runner = XAppRunner(app, hub.endpoint("xapp"), RunnerSettings(
+            http_port=0, state="memory", nodes=["gnb_9"], submgr_url=f"http://127.0.0.1:{mport}/ric/v1"))
+        await runner.start()
+        await runner_box["task"]
+        for i in range(3):
+            ind = e2ap.Indication(1001, 77, 2, 1, kpm.encode_indication_header(IndicationHeader(1000.0 + i)),
+                                  kpm.encode_indication_message(IndicationMessage(((i,),), ("RRC.ConnMean",), 1000)))
+            await node.send_to("xapp", RmrMessage(MTYPES["RIC_INDICATION"], e2ap.encode(ind), 77, meid="gnb_9"))
+        await asyncio.sleep(0.2)
+        final = await runner.stop()
+        await manager.close()
+        return final
+
+    final = asyncio.run(main())
+    assert seen == [0, 1, 2]
+    assert [c[:2] for c in calls] == [("POST", "/ric/v1/subscriptions"), ("DELETE", "/ric/v1/subscriptions/s-1")]
+    assert calls[0][2]["Meid"] == "gnb_9" and final["subscriptions_deleted"] == 1
