@@ -143,6 +143,9 @@ class XAppRunner:
     async def stop(self) -> dict[str, Any]:
         """Drain, delete subscriptions, shut the lifespans down, close; returns final counters."""
         self.ready = False
+        for task in self._tasks:
+            if task.get_name() == "xapp-watchdog":
+                task.cancel()  # no re-subscription may race the deletes below
         deadline = time.monotonic() + self.settings.drain_timeout_s
         quiet_since = time.monotonic()
         while time.monotonic() < deadline:  # drain: what arrived before the signal is still handled

@@ -87,6 +87,7 @@ class E2Subscriptions:
         self.active: dict[int, _Active] = {}
         self._instances = itertools.count(1)
         self._waiting: dict[tuple[int, int], asyncio.Future[e2ap.Message]] = {}
+        self._resub_at: dict[str, tuple[float, float]] = {}  # meid -> (not before, wait): back-off
         self.resubscribed = 0
 
     # -- replies from the runner ----------------------------------------------------------------
@@ -108,6 +109,7 @@ class E2Subscriptions:
             if gap > 0:
                 sub.interval = gap if sub.interval is None else 0.8 * sub.interval + 0.2 * gap
             sub.last_report = now
+            self._resub_at.pop(sub.spec.meid, None)  # reports flow again: no back-off
 
     # -- subscribe / delete -----------------------------------------------------------------------
     async def _exchange(self, instance: int, msg: RmrMessage) -> e2ap.Message | None:
@@ -169,7 +171,12 @@ class E2Subscriptions:
         return sum(results)
 
     async def resubscribe_node(self, meid: str) -> int:
-        """Subscribe again everything held for ``meid`` (after a node restart); returns the count."""
+        """Subscribe again everything held for ``meid`` (after a node restart); returns the count.
+
+        Repeated attempts for a node that stays silent back off (doubling, at most 60 s apart).
+        """
+        _, wait = self._resub_at.get(meid, (0.0, 0.5))
+        self._resub_at[meid] = (time.monotonic() + wait, min(wait * 2, 60.0))
         done = 0
         for instance, sub in list(self.active.items()):
             if sub.spec.meid == meid:
@@ -186,7 +193,8 @@ class E2Subscriptions:
         """Nodes with an active subscription whose reports stopped."""
         now = time.monotonic()
         return {s.spec.meid for s in self.active.values() if s.state == "active"
-                and now - s.last_report > self.stale_after * max(s.interval or s.spec.period_s, 0.05)}
+                and now - s.last_report > self.stale_after * max(s.interval or s.spec.period_s, 0.05)
+                and now >= self._resub_at.get(s.spec.meid, (0.0, 0.0))[0]}
 
 
 class SubmgrClient:
