@@ -8,10 +8,10 @@ file, line and field). Durations and times are strings such as ``"90s"``, ``"15m
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import pandas as pd
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ranml.config import RanmlModel, load_yaml
 from ranml.errors import ConfigError
@@ -41,6 +41,15 @@ def seconds(text: str, what: str = "duration") -> float:
     if value < 0:
         raise ValueError(f"{what} {text!r} must not be negative")
     return float(value)
+
+
+def _valid_duration(text: str) -> str:
+    seconds(text)
+    return text
+
+
+Duration = Annotated[str, AfterValidator(_valid_duration)]
+"""A duration string, checked when the scenario is read."""
 
 
 class CellSpec(RanmlModel):
@@ -110,13 +119,7 @@ class EnergySpec(RanmlModel):
     base_w: float = Field(default=260.0, ge=0)
     load_w: float = Field(default=440.0, ge=0)
     sleep_w: float = Field(default=35.0, ge=0)
-    wake_delay: str = "60s"
-
-    @field_validator("wake_delay")
-    @classmethod
-    def _duration(cls, v: str) -> str:
-        seconds(v, "energy.wake_delay")
-        return v
+    wake_delay: Duration = "60s"
 
 
 class UeSpec(RanmlModel):
@@ -124,14 +127,8 @@ class UeSpec(RanmlModel):
 
     mbps_per_ue: float = Field(default=4.0, gt=0)
     admission: float = Field(default=0.95, gt=0, le=1.5)
-    steer_decay: str = "15min"
+    steer_decay: Duration = "15min"
     ul_ratio: float = Field(default=0.15, ge=0, le=2)
-
-    @field_validator("steer_decay")
-    @classmethod
-    def _duration(cls, v: str) -> str:
-        seconds(v, "ues.steer_decay")
-        return v
 
 
 class RmrSpec(RanmlModel):
@@ -156,20 +153,15 @@ class FaultSpec(RanmlModel):
     E2 Setup and no subscriptions, as a real node does.
     """
 
-    at: str
+    at: Duration
     kind: FaultKind
-    duration: str = "30s"
+    duration: Duration = "30s"
     node: str | None = None
     percent: float = Field(default=100.0, ge=0, le=100)
     delay_ms: float = Field(default=0.0, ge=0)
     jitter_ms: float = Field(default=0.0, ge=0)
     corrupt_bytes: int = Field(default=4, ge=1)
 
-    @field_validator("at", "duration")
-    @classmethod
-    def _duration(cls, v: str) -> str:
-        seconds(v)
-        return v
 
 
 class FaultsFile(RanmlModel):

@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict, deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,10 +22,11 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from ranml.xapp.app import CellReport
+from ranml.xapp.context import Context
 from ranml.xapp.features import FeatureStore
 from ranml.xapp.forecast import Forecaster, HoltForecaster
 
-__all__ = ["CellView", "LoadModel", "LoadSettings"]
+__all__ = ["CellView", "LoadModel", "LoadSettings", "load_model", "observe"]
 
 MEASUREMENTS = ("RRU.PrbUsedDl", "RRU.PrbAvailDl", "RRC.ConnMean", "PEE.AvgPower")
 
@@ -172,3 +175,33 @@ def open_forecaster(settings: LoadSettings) -> Any:
 
     return RegistryForecaster(open_registry(settings.registry), settings.model, settings.feature_map,
                               alias=settings.model_alias).start()
+
+
+@asynccontextmanager
+async def load_model(ctx: Context, settings: LoadSettings, counters: dict[str, Any]) -> AsyncIterator[LoadModel]:
+    """Shared lifespan of the built-in apps.
+
+    Start: forecaster and load model up, warm history restored. Shutdown: history saved,
+    forecaster closed.
+    """
+    forecaster = open_forecaster(settings)
+    ctx.model = forecaster
+    ctx.scratch["load"] = load = LoadModel(settings, forecaster)
+    ctx.scratch["counters"] = {**counters, "cells_restored": load.restore(ctx.state.get("history", {}))}
+    ctx.state.set("model_version", forecaster.version if forecaster is not None else "holt")
+    try:
+        yield load
+    finally:
+        ctx.state.set("history", load.snapshot())
+        if forecaster is not None:
+            forecaster.close()
+
+
+def observe(ctx: Context, r: CellReport) -> tuple[LoadModel, CellView]:
+    """Feed one report to the app's load model; keeps the counters and the saved history current."""
+    load: LoadModel = ctx.scratch["load"]
+    view = load.update(r)
+    ctx.scratch["counters"]["predict_s"] = round(load.predict_s, 4)
+    if load.updates % 100 == 0:  # every so often, so that even a killed app restarts warm
+        ctx.state.set("history", load.snapshot())
+    return load, view

@@ -20,7 +20,7 @@ from pydantic import Field
 
 from ranml.protocols.e2sm import NrCgi
 from ranml.xapp.app import CellReport, XApp
-from ranml.xapp.apps._load import MEASUREMENTS, CellView, LoadModel, LoadSettings, neighbours, open_forecaster
+from ranml.xapp.apps._load import MEASUREMENTS, CellView, LoadSettings, load_model, neighbours, observe
 from ranml.xapp.context import Context
 
 __all__ = ["EnergySavingSettings", "app"]
@@ -47,19 +47,10 @@ _SUBSCRIPTION = app.subscribe_kpm(MEASUREMENTS, period_ms=60_000)
 async def lifespan(ctx: Context):  # type: ignore[no-untyped-def]
     """Build the load model; restore the cells this app put to sleep before a restart."""
     s: EnergySavingSettings = ctx.config
-    forecaster = open_forecaster(s)
-    ctx.model = forecaster
-    ctx.scratch["load"] = load = LoadModel(s, forecaster)
-    restored = load.restore(ctx.state.get("history", {}))
-    ctx.state.set("model_version", forecaster.version if forecaster is not None else "holt")
-    ctx.scratch["asleep"] = dict(ctx.state.get("asleep", {}))  # cell -> time it was switched off
-    ctx.scratch["changed"] = {}
-    ctx.scratch["counters"] = {"switch_off": 0, "switch_on": 0, "switch_refused": 0}
-    ctx.scratch["counters"]["cells_restored"] = restored
-    yield
-    ctx.state.set("history", load.snapshot())
-    if forecaster is not None:
-        forecaster.close()
+    async with load_model(ctx, s, {"switch_off": 0, "switch_on": 0, "switch_refused": 0}):
+        ctx.scratch["asleep"] = dict(ctx.state.get("asleep", {}))  # cell -> time it was switched off
+        ctx.scratch["changed"] = {}
+        yield
 
 
 def _cell_number(key: str) -> int:
@@ -74,11 +65,7 @@ def _pressure(s: EnergySavingSettings, v: CellView) -> float:
 async def report(ctx: Context, r: CellReport) -> None:
     """Update the cell; decide sleep or wake."""
     s: EnergySavingSettings = ctx.config
-    load: LoadModel = ctx.scratch["load"]
-    view = load.update(r)
-    ctx.scratch["counters"]["predict_s"] = round(load.predict_s, 4)
-    if load.updates % 100 == 0:  # every so often, so that even a killed app restarts warm
-        ctx.state.set("history", load.snapshot())
+    load, view = observe(ctx, r)
     if s.policy == "none" or r.cell is None or _cell_number(view.key) <= s.coverage_cells:
         return
     changed: dict[str, float] = ctx.scratch["changed"]

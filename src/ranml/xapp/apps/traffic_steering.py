@@ -18,7 +18,7 @@ from pydantic import Field
 from ranml.protocols.e2sm import NrCgi, enumerated_ue_id
 from ranml.protocols.rmr import MTYPES, RmrMessage
 from ranml.xapp.app import CellReport, XApp
-from ranml.xapp.apps._load import MEASUREMENTS, LoadModel, LoadSettings, neighbours, open_forecaster
+from ranml.xapp.apps._load import MEASUREMENTS, LoadSettings, load_model, neighbours, observe
 from ranml.xapp.context import Context
 
 __all__ = ["TrafficSteeringSettings", "app"]
@@ -46,19 +46,10 @@ _SUBSCRIPTION = app.subscribe_kpm(MEASUREMENTS, period_ms=60_000)
 async def lifespan(ctx: Context):  # type: ignore[no-untyped-def]
     """Build the load model (and the registry forecaster when configured)."""
     s: TrafficSteeringSettings = ctx.config
-    forecaster = open_forecaster(s)
-    ctx.model = forecaster
-    ctx.scratch["load"] = load = LoadModel(s, forecaster)
-    restored = load.restore(ctx.state.get("history", {}))
-    ctx.state.set("model_version", forecaster.version if forecaster is not None else "holt")
-    ctx.scratch["band"] = (s.high, s.low)
-    ctx.scratch["cooldown"] = {}
-    ctx.scratch["counters"] = {"handovers_sent": 0, "steering_decisions": 0, "backoffs": 0}
-    ctx.scratch["counters"]["cells_restored"] = restored
-    yield
-    ctx.state.set("history", load.snapshot())
-    if forecaster is not None:
-        forecaster.close()
+    async with load_model(ctx, s, {"handovers_sent": 0, "steering_decisions": 0, "backoffs": 0}):
+        ctx.scratch["band"] = (s.high, s.low)
+        ctx.scratch["cooldown"] = {}
+        yield
 
 
 @app.on("A1_POLICY_REQ")
@@ -82,11 +73,7 @@ async def policy(ctx: Context, msg: RmrMessage) -> None:
 async def report(ctx: Context, r: CellReport) -> None:
     """Update the cell; steer when it is forecast over the band."""
     s: TrafficSteeringSettings = ctx.config
-    load: LoadModel = ctx.scratch["load"]
-    view = load.update(r)
-    ctx.scratch["counters"]["predict_s"] = round(load.predict_s, 4)
-    if load.updates % 100 == 0:  # every so often, so that even a killed app restarts warm
-        ctx.state.set("history", load.snapshot())
+    load, view = observe(ctx, r)
     if s.policy == "none" or view.off or r.cell is None:
         return
     high, low = ctx.scratch["band"]
