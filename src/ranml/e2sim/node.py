@@ -47,7 +47,8 @@ class KpmAction:
     measurements: tuple[str, ...]
     granularity_s: float
     next_bucket_s: float
-    snapshot: np.ndarray
+    columns: list[int]  # the cells the action reads (one, or all of the node's)
+    snapshot: np.ndarray  # integrals of those cells when the current granularity period began
     records: list[tuple[int | float | None, ...]] = field(default_factory=list)
 
 
@@ -90,6 +91,7 @@ class E2Node:
         self.network = network
         self.plmn = plmn
         self.cgis = cgis
+        self._cgi_of = {i: cgi for cgi, i in cgis.items()}
         self.kpm = KpmCodec(kpm_version)
         self.rc = RcCodec()
         self.ccc = CccCodec()
@@ -103,10 +105,7 @@ class E2Node:
 
     def cell_cgi(self, index: int) -> NrCgi:
         """The NR CGI of one of the network's cells."""
-        for cgi, i in self.cgis.items():
-            if i == index:
-                return cgi
-        raise KeyError(index)
+        return self._cgi_of[index]
 
     # -- E2 setup -----------------------------------------------------------------------------
     def ran_functions(self) -> tuple[tuple[int, bytes, int, str], ...]:
@@ -194,8 +193,9 @@ class E2Node:
             log.info("%s: action %d not admitted (unknown measurements %s, granularity %.3gs, period %.3gs, "
                      "tick %.3gs)", self.name, action_id, unknown, gran_s, period_s, tick_s)
             return None
-        return KpmAction(action_id, cell, action.measurements, gran_s, now_s + gran_s,
-                         self.network.integral.copy())
+        columns = self.cells if cell is None else [cell]
+        return KpmAction(action_id, cell, action.measurements, gran_s, now_s + gran_s, columns,
+                         self.network.integral[:, columns])
 
     def delete(self, req: e2ap.SubscriptionDeleteRequest) -> e2ap.SubscriptionDeleteResponse | e2ap.ErrorIndication:
         """Delete a subscription."""
@@ -207,12 +207,11 @@ class E2Node:
 
     # -- reports ------------------------------------------------------------------------------
     def _record(self, action: KpmAction) -> tuple[int | float | None, ...]:
-        delta = (self.network.integral - action.snapshot) / action.granularity_s
-        cols = self.cells if action.cell is None else [action.cell]
+        delta = (self.network.integral[:, action.columns] - action.snapshot) / action.granularity_s
         values: list[int | float | None] = []
         for name in action.measurements:
             m = MEASUREMENTS[name]
-            row = delta[m.row, cols]
+            row = delta[m.row]
             v = float(row.sum() if m.node_sum or action.cell is not None else row.mean())
             if m.per_period:
                 v *= action.granularity_s
@@ -227,7 +226,7 @@ class E2Node:
             for action in sub.actions:
                 while action.next_bucket_s <= now_s + 1e-9:
                     action.records.append(self._record(action))
-                    action.snapshot = self.network.integral.copy()
+                    action.snapshot = self.network.integral[:, action.columns]  # fancy indexing: a copy
                     action.next_bucket_s += action.granularity_s
             if sub.next_report_s > now_s + 1e-9:
                 continue

@@ -30,7 +30,7 @@ from ranml.protocols import e2ap
 from ranml.protocols.e2sm import NrCgi, enumerated_ue_id, plmn_from_text
 from ranml.protocols.rmr import MTYPES, RmrMessage
 from ranml.protocols.rmr.endpoint import RmrEndpoint, RmrSendError
-from ranml.protocols.rmr.routes import RouteError, RouteTable, parse_route_table, seed_route_table
+from ranml.protocols.rmr.routes import RouteTable, parse_route_table, seed_route_table
 from ranml.tinyhttp import TinyHttpServer
 
 __all__ = ["Simulator", "auto_neighbours"]
@@ -267,19 +267,14 @@ class Simulator:
     async def _indication(self, node: E2Node, reply_to: str, ind: e2ap.Indication) -> None:
         assert self.endpoint is not None
         msg = RmrMessage(INDICATION, e2ap.encode(ind), ind.instance_id, meid=node.name)
-        try:
-            self.endpoint.routes.endpoints(INDICATION, ind.instance_id, node.name)
-            to = None
-        except RouteError:
-            to = reply_to
+        routed = self.endpoint.routes.has_route(INDICATION, ind.instance_id, node.name)
+        to = None if routed else reply_to
         self.counters["indications_sent"] += 1
         await self._emit(msg, to=to)
 
     async def _setup(self, node: E2Node) -> None:
         assert self.endpoint is not None
-        try:
-            self.endpoint.routes.endpoints(SETUP_REQ, -1, node.name)
-        except RouteError:
+        if not self.endpoint.routes.has_route(SETUP_REQ, -1, node.name):
             node.counters.setups += 1
             node.setup_done = True
             log.info("%s: no route for E2 Setup (12001); accepted internally", node.name)

@@ -63,3 +63,12 @@ def test_the_captured_route_manager_table_parses():
                             "343537300a6e657772747c656e647c310a")
     t = parse_route_table(payload.decode())
     assert t.table_id == "py-table-1" and t.endpoints(12050) == ["127.0.0.1:4570"]
+
+
+def test_has_route_does_not_advance_round_robin():
+    table = parse_route_table("newrt|start\nrte|12050|a:1,b:1\nmse|12001|-1|%meid\nmeid_map|start\n"
+                              "mme_ar|owner:1|gnb_1\nmeid_map|end\nnewrt|end\n")
+    assert table.has_route(12050) and table.has_route(12050, sub_id=7)
+    assert table.has_route(12001, meid="gnb_1") and not table.has_route(12001, meid="gnb_2")
+    assert not table.has_route(999)
+    assert table.endpoints(12050) == ["a:1"] and table.has_route(12050) and table.endpoints(12050) == ["b:1"]

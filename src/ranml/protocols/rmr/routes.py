@@ -49,6 +49,11 @@ class RouteTable:
     table_id: str | None = None
     ready: bool = False
 
+    def has_route(self, mtype: int, sub_id: int = -1, meid: str = "") -> bool:
+        """Whether :meth:`endpoints` would find a target (without advancing round-robin)."""
+        entry = self.entries.get((sub_id, mtype)) or self.entries.get((-1, mtype))
+        return entry is not None and (entry.groups is not None or meid in self.meid_owner)
+
     def endpoints(self, mtype: int, sub_id: int = -1, meid: str = "") -> list[str]:
         """One endpoint per group for a message (round-robin within groups).
 
