@@ -71,6 +71,7 @@ class LoadModel:
         self.views: dict[str, CellView] = {}
         self._window = np.empty((1, self.steps, 2))
         self._target = np.empty((1, self.steps))
+        self._times = np.empty(1)
         self._issued: dict[str, deque[tuple[float, np.ndarray]]] = defaultdict(lambda: deque(maxlen=64))
         self._sq_err: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=48))
         self.forecasts = 0
@@ -100,11 +101,12 @@ class LoadModel:
         else:
             self.store.window(key, self.steps, self._window[0])
             np.divide(self._window[0, :, 0], 100.0, out=self._target[0])
+            self._times[0] = t
             t0 = time.perf_counter()
             if isinstance(self.forecaster, HoltForecaster):
-                pred = self.forecaster.predict([key], self._target, np.array([t]))[0]
+                pred = self.forecaster.predict([key], self._target, self._times)[0]
             else:
-                pred = self.forecaster.predict([key], self._window, np.array([t]))[0] / 100.0
+                pred = self.forecaster.predict([key], self._window, self._times)[0] / 100.0
             self.predict_s += time.perf_counter() - t0
             view.forecast = np.clip(np.asarray(pred[: self.s.horizon], dtype=np.float64), 0.0, 1.5)
             self._issued[key].append((t, view.forecast.copy()))
