@@ -10,6 +10,7 @@ Every error ranml raises on purpose derives from :class:`RanmlError`::
     │   └── ExportError        export failed or a parity gate did not pass (nothing was written)
     ├── BenchmarkError         a benchmark run cannot proceed (results folder, backend)
     ├── RegistryError          a registry operation is invalid or an artefact fails verification
+    ├── DeployError            a chart, site file or Kubernetes rollout is wrong (names the field/object)
     └── DependencyError        an optional dependency is missing (names the extra to install)
 
 Each class carries ``exit_code``: the CLI turns an error into a message and that code.
@@ -66,3 +67,9 @@ class RegistryError(RanmlError):
     """A registry operation is invalid, or an artefact fails its integrity check."""
 
     exit_code = 7
+
+
+class DeployError(RanmlError):
+    """A Helm chart, a site values file or a Kubernetes rollout step is wrong or failed."""
+
+    exit_code = 8

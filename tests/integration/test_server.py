@@ -91,6 +91,8 @@ def test_predict_and_metrics(server):
     assert out["fallback"] is False and out["latency_us"] > 0
     r = httpx.post(f"{server}/v1/models/traffic/predict", json=body(version="1.1.0"))
     assert r.json()["version"] == "1.1.0"
+    loaded = httpx.get(f"{server}/v1/models/traffic").json()["loaded"]
+    assert loaded == {"1.0.0": "CPUExecutionProvider", "1.1.0": "CPUExecutionProvider"}
     text = httpx.get(f"{server}/metrics").text
     assert 'ranml_predict_requests_total{model="traffic",outcome="ok",version="1.0.0"}' in text
 

@@ -19,6 +19,8 @@ def serve(
     = "RANML_API_TOKEN",
     threads: Annotated[int, typer.Option(help="ONNX Runtime threads per model.")] = 1,
     max_body_mb: Annotated[float, typer.Option(help="Largest request body accepted.")] = 4.0,
+    provider: Annotated[list[str] | None, typer.Option(
+        help="ONNX Runtime execution provider, in order of preference (repeatable); default CPU.")] = None,
 ) -> None:
     """Serve the registry's models over HTTP (predict, models, promote/rollback, health, metrics)."""
     import uvicorn
@@ -26,5 +28,6 @@ def serve(
     from ranml.serving.server import create_app
 
     setup_logging(False)
-    app = create_app(registry, os.environ.get(token_env) or None, int(max_body_mb * 1024 * 1024), threads)
+    app = create_app(registry, os.environ.get(token_env) or None, int(max_body_mb * 1024 * 1024), threads,
+                     tuple(provider or ("CPUExecutionProvider",)))
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -47,17 +47,22 @@ def run(ref: Annotated[str, typer.Argument(help="module:app, or traffic-steering
         kpm_period_ms: Annotated[int | None, typer.Option(help="Override the app's KPM reporting period.")] = None,
         submgr_url: Annotated[str | None, typer.Option(help="Subscribe through the OSC subscription manager "
                                                             "(REST) at this base URL instead of direct E2.")] = None,
+        transport: Annotated[str, typer.Option(help="RMR transport: python (pure-Python, default) or librmr "
+                                                    "(ricxappframe; needs librmr_si.so).")] = "python",
         mdc_logs: Annotated[bool, typer.Option(help="Log in mdclogpy MDC JSON format.")] = True,
         verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run an xApp until SIGTERM/SIGINT: drain, delete subscriptions, exit 0."""
     import logging
 
+    from ranml.errors import ConfigError
     from ranml.protocols.rmr.routes import seed_route_table
     from ranml.xapp.loader import load_app
     from ranml.xapp.logs import setup_mdc_logging
     from ranml.xapp.runner import RunnerSettings, XAppRunner
-    from ranml.xapp.transport import RmrTransport
+    from ranml.xapp.transport import RmrTransport, Transport
 
+    if transport not in ("python", "librmr"):
+        raise ConfigError(f"--transport {transport!r}: use python or librmr")
     xapp = load_app(ref)
     if mdc_logs:
         setup_mdc_logging(xapp.name, logging.INFO if verbose else logging.WARNING)
@@ -69,9 +74,15 @@ def run(ref: Annotated[str, typer.Argument(help="module:app, or traffic-steering
     values = _config_file(config)
 
     async def main() -> dict[str, object]:
-        transport = RmrTransport(rmr_port, name=name)
-        transport.endpoint.routes = seed_route_table(transport.endpoint.own_names)
-        runner = XAppRunner(xapp, transport, settings, values)
+        rmr: Transport
+        if transport == "librmr":
+            from ranml.xapp.osc_transport import OscRmrTransport
+
+            rmr = OscRmrTransport(rmr_port)
+        else:
+            rmr = RmrTransport(rmr_port, name=name)
+            rmr.endpoint.routes = seed_route_table(rmr.endpoint.own_names)
+        runner = XAppRunner(xapp, rmr, settings, values)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -80,7 +91,7 @@ def run(ref: Annotated[str, typer.Argument(help="module:app, or traffic-steering
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait([starting, stopping], return_when=asyncio.FIRST_COMPLETED)
         if starting.done() and starting.exception() is None:
-            typer.echo(json.dumps({"xapp": xapp.name, "rmr": transport.name,
+            typer.echo(json.dumps({"xapp": xapp.name, "rmr": rmr.name,
                                    "http_port": runner.http.port if runner.http else None}), err=True)
             await stopping
         elif starting.done():
@@ -115,6 +126,7 @@ def descriptor(ref: Annotated[str, typer.Argument(help="module:app, or a built-i
     if out is None:
         typer.echo(text)
     else:
+        out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text + "\n", encoding="utf-8")
     if schema_out is not None:
         schema_out.write_text(json.dumps(xapp.config_schema(), indent=2) + "\n", encoding="utf-8")
@@ -138,3 +150,20 @@ def validate(path: Annotated[Path, typer.Argument(help="A config-file.json.")],
     for p in problems:
         typer.echo(p)
     raise typer.Exit(1 if problems else 0)
+
+
+@app.command("onboard")
+@handle_errors
+def onboard(ref: Annotated[str, typer.Argument(help="module:app, or a built-in app name.")],
+            out: Annotated[Path, typer.Option(help="Folder for config-file.json, schema.json, values.yaml.")],
+            image_registry: Annotated[str, typer.Option(help="Image registry.")] = "nexus3.o-ran-sc.org:10002",
+            image_name: Annotated[str, typer.Option(help="Image name in the registry.")] = "ranml-xapp",
+            image_tag: Annotated[str | None, typer.Option(help="Image tag (default: the app's version).")] = None,
+            ) -> None:
+    """Write what the OSC onboarding tool (dms_cli onboard) and the ranml-xapp chart need."""
+    from ranml.deploy.onboard import write_onboarding_bundle
+
+    files = write_onboarding_bundle(ref, out, image_registry=image_registry, image_name=image_name,
+                                    image_tag=image_tag)
+    for role, path in files.items():
+        typer.echo(f"{role:10s} {path}")

@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ class RollbackRequest(BaseModel):
 
 
 def create_app(registry: str | Path, token: str | None = None, max_body_bytes: int = 4 * 1024 * 1024,
-               threads: int = 1) -> Any:
+               threads: int = 1, providers: Sequence[str] = ("CPUExecutionProvider",)) -> Any:
     """Build the FastAPI application serving the models of a local registry.
 
     Parameters
@@ -78,6 +79,10 @@ def create_app(registry: str | Path, token: str | None = None, max_body_bytes: i
         Larger request bodies are refused with 413.
     threads
         ONNX Runtime threads per loaded model.
+    providers
+        ONNX Runtime execution providers in order of preference (``CUDAExecutionProvider`` first
+        on a GPU site); a provider the installed onnxruntime lacks is skipped, and the one used
+        is reported per model by ``/v1/models/{name}``.
     """
     import numpy as np
     from fastapi import Depends, FastAPI, HTTPException, Request
@@ -124,7 +129,8 @@ def create_app(registry: str | Path, token: str | None = None, max_body_bytes: i
             p = loaded.get((name, version))
             if p is None:
                 try:
-                    p = Predictor.from_registry(reg, name, version, threads=threads).start()
+                    p = Predictor.from_registry(reg, name, version, threads=threads,
+                                                providers=tuple(providers)).start()
                 except RanmlError as exc:
                     raise HTTPException(500, f"cannot load {name} {version}: {exc}") from None
                 loaded[(name, version)] = p
@@ -158,7 +164,10 @@ def create_app(registry: str | Path, token: str | None = None, max_body_bytes: i
             raise HTTPException(404, str(exc)) from None
         if not versions:
             raise HTTPException(404, f"no model {name!r}")
-        return {"name": name, "versions": versions, "aliases": reg.aliases(name), "history": reg.history(name)}
+        with load_lock:
+            providers_in_use = {v: p.provider for (n, v), p in loaded.items() if n == name}
+        return {"name": name, "versions": versions, "aliases": reg.aliases(name), "history": reg.history(name),
+                "loaded": providers_in_use}
 
     @app.post("/v1/models/{name}/predict", response_model=PredictResponse)
     def predict(name: str, body: PredictRequest) -> PredictResponse:

@@ -35,15 +35,22 @@ def _names(mtypes: set[int]) -> list[str]:
 
 
 def build_descriptor(app: Any, image_registry: str = "nexus3.o-ran-sc.org:10002", image_tag: str | None = None,
-                     data_port: int = 4560, route_port: int = 4561, http_port: int = 8080) -> dict[str, Any]:
-    """``config-file.json`` for ``app`` (an :class:`~ranml.xapp.app.XApp`)."""
+                     data_port: int = 4560, route_port: int = 4561, http_port: int = 8080,
+                     image_name: str | None = None, args: list[str] | None = None) -> dict[str, Any]:
+    """``config-file.json`` for ``app`` (an :class:`~ranml.xapp.app.XApp`).
+
+    ``args`` (with the command ``ranml``) is written into the container entry for charts, such as
+    the one the OSC onboarding tool generates, that start the image without arguments.
+    """
     rx = set(app.rx_mtypes()) | {MTYPES["RIC_HEALTH_CHECK_REQ"]}
     tx = set(app.tx_mtypes()) | {MTYPES["RIC_HEALTH_CHECK_RESP"]}
     return {
         "name": app.name,
         "version": app.version,
-        "containers": [{"name": app.name, "image": {"registry": image_registry, "name": f"ranml-{app.name}",
-                                                    "tag": image_tag or app.version}}],
+        "containers": [{"name": app.name,
+                        "image": {"registry": image_registry, "name": image_name or f"ranml-{app.name}",
+                                  "tag": image_tag or app.version},
+                        **({"command": ["ranml"], "args": list(args)} if args else {})}],
         "livenessProbe": {"httpGet": {"path": "ric/v1/health/alive", "port": http_port},
                           "initialDelaySeconds": 5, "periodSeconds": 15},
         "readinessProbe": {"httpGet": {"path": "ric/v1/health/ready", "port": http_port},
