@@ -11,6 +11,7 @@ Every error ranml raises on purpose derives from :class:`RanmlError`::
     ├── BenchmarkError         a benchmark run cannot proceed (results folder, backend)
     ├── RegistryError          a registry operation is invalid or an artefact fails verification
     ├── DeployError            a chart, site file or Kubernetes rollout is wrong (names the field/object)
+    ├── PolicyError            an A1 policy operation failed (names the type, instance and the answer)
     └── DependencyError        an optional dependency is missing (names the extra to install)
 
 Each class carries ``exit_code``: the CLI turns an error into a message and that code.
@@ -73,3 +74,9 @@ class DeployError(RanmlError):
     """A Helm chart, a site values file or a Kubernetes rollout step is wrong or failed."""
 
     exit_code = 8
+
+
+class PolicyError(RanmlError):
+    """An A1 policy operation was refused or the A1 mediator could not be reached."""
+
+    exit_code = 9

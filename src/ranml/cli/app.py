@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ranml.cli import benchmark, data, e2sim, evaluate, export, helm, registry, rmr, serve, xapp
+from ranml.cli import benchmark, data, e2sim, evaluate, export, helm, rapp, registry, rmr, serve, xapp
 
 app = typer.Typer(name="ranml", help="ranml: forecasting models from benchmark to O-RAN apps.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -12,6 +12,7 @@ app.add_typer(benchmark.app, name="benchmark")
 app.add_typer(data.app, name="data")
 app.add_typer(e2sim.app, name="e2sim")
 app.add_typer(helm.app, name="helm")
+app.add_typer(rapp.app, name="rapp")
 app.add_typer(evaluate.app, name="eval")
 app.add_typer(registry.app, name="registry")
 app.add_typer(rmr.app, name="rmr")

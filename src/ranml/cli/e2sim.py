@@ -23,6 +23,9 @@ def run(scenario: Annotated[Path, typer.Argument(help="Scenario YAML (see exampl
         duration: Annotated[str | None, typer.Option(help="Simulated duration, e.g. '2h' or '1D'.")] = None,
         state_port: Annotated[int | None, typer.Option(help="Ground-truth HTTP port (0: pick one).")] = None,
         rmr_port: Annotated[int | None, typer.Option(help="RMR data port (default: the scenario's).")] = None,
+        host: Annotated[str, typer.Option(help="Bind address of the HTTP ports (0.0.0.0 in a pod).")] = "127.0.0.1",
+        a1_port: Annotated[int | None, typer.Option(help="Also play the A1 mediator: A1-P v2 REST on this port "
+                                                         "(0: pick one), policies to the xApps over RMR.")] = None,
         json_summary: Annotated[Path | None, typer.Option(help="Write the final state and counters here.")] = None,
         hold: Annotated[float, typer.Option(help="Hold the clock until the first subscription (max seconds).")]
         = 0.0,
@@ -42,13 +45,13 @@ def run(scenario: Annotated[Path, typer.Argument(help="Scenario YAML (see exampl
 
     async def main() -> dict[str, object]:
         sim = Simulator(spec, speed=speed, duration_s=duration_s, state_port=state_port, rmr_port=rmr_port,
-                        hold_s=hold)
+                        hold_s=hold, a1_port=a1_port, http_host=host)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, sim.stop)
         await sim.start()
         assert sim.endpoint is not None
-        typer.echo(json.dumps({"rmr": sim.endpoint.src, "state_port": sim.state_port,
+        typer.echo(json.dumps({"rmr": sim.endpoint.src, "state_port": sim.state_port, "a1_port": sim.a1_port,
                                "nodes": sorted(sim.nodes)}), err=True)
         try:
             summary = await sim.run()

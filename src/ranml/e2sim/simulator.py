@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from ranml.e2sim.a1mediator import A1Mediator
 from ranml.e2sim.faults import FaultInjector
 from ranml.e2sim.network import Network
 from ranml.e2sim.node import E2Node
@@ -83,8 +84,9 @@ class Simulator:
 
     def __init__(self, scenario: Scenario, *, speed: float | None = None, duration_s: float | None = None,
                  state_port: int | None = None, rmr_port: int | None = None, routes: str | None = None,
-                 hold_s: float = 0.0) -> None:
+                 hold_s: float = 0.0, a1_port: int | None = None, http_host: str = "127.0.0.1") -> None:
         self.scenario = scenario
+        self.a1_port, self.http_host = a1_port, http_host
         self.speed = speed or scenario.speed
         self.duration_s = duration_s if duration_s is not None else seconds(scenario.duration)
         self.tick_s = seconds(scenario.tick)
@@ -97,6 +99,9 @@ class Simulator:
         self.network: Network | None = None
         self.endpoint: RmrEndpoint | None = None
         self.http: TinyHttpServer | None = None
+        self.a1: A1Mediator | None = None
+        self.a1_http: TinyHttpServer | None = None
+        self._peers: set[str] = set()
         self.faults = FaultInjector(list(scenario.faults))
         self.counters = {"malformed_e2ap": 0, "unknown_mtypes": 0, "unknown_meid": 0, "send_errors": 0,
                          "dropped_while_disconnected": 0, "indications_sent": 0, "report_errors": 0}
@@ -152,8 +157,12 @@ class Simulator:
         self.endpoint.routes = self._route_table(self.endpoint.own_names)
         await self.endpoint.start()
         if self.state_port is not None:
-            self.http = TinyHttpServer(self._http, self.state_port)
+            self.http = TinyHttpServer(self._http, self.state_port, self.http_host)
             self.state_port = await self.http.start()
+        if self.a1_port is not None:
+            self.a1 = A1Mediator(self.endpoint.send, self.endpoint.send_to, lambda: set(self._peers))
+            self.a1_http = TinyHttpServer(self.a1.http, self.a1_port, self.http_host)
+            self.a1_port = await self.a1_http.start()
         self._spawn(self._receive_loop())
         for node in self.nodes.values():
             self._spawn(self._setup(node))
@@ -174,6 +183,8 @@ class Simulator:
                 await task
         if self.http is not None:
             await self.http.close()
+        if self.a1_http is not None:
+            await self.a1_http.close()
         if self.endpoint is not None:
             await self.endpoint.close()
 
@@ -294,6 +305,10 @@ class Simulator:
             msg = await self.endpoint.receive()
             if msg is None:
                 continue
+            if msg.src and msg.src not in self.endpoint.own_names:
+                self._peers.add(msg.src)
+            if self.a1 is not None and await self.a1.handle_rmr(msg):
+                continue
             if self.faults.disconnected(self.network.time_s):
                 self.counters["dropped_while_disconnected"] += 1
                 continue
@@ -379,6 +394,8 @@ class Simulator:
                 e2[key] = e2.get(key, 0) + value
         out["e2"] = e2
         out["faults"] = self.faults.counters()
+        if self.a1 is not None:
+            out["a1"] = dict(self.a1.counters)
         if self.endpoint is not None:
             out["rmr"] = {k: v for k, v in self.endpoint.stats.__dict__.items() if isinstance(v, int)}
         return out

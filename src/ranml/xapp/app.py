@@ -28,6 +28,7 @@ from ranml.protocols.e2sm import NrCgi
 from ranml.protocols.rmr import MTYPES, RmrMessage
 
 if TYPE_CHECKING:
+    from ranml.xapp.a1 import PolicyRequest
     from ranml.xapp.context import Context
 
 __all__ = ["CellReport", "KpmRequest", "XApp"]
@@ -35,6 +36,7 @@ __all__ = ["CellReport", "KpmRequest", "XApp"]
 log = logging.getLogger("ranml.xapp")
 
 MessageHandler = Callable[["Context", RmrMessage], Awaitable[None]]
+PolicyHandler = Callable[["Context", "PolicyRequest"], Awaitable[None]]
 ReportHandler = Callable[["Context", "CellReport"], Awaitable[None]]
 Lifespan = Callable[["Context"], AbstractAsyncContextManager[None]]
 
@@ -103,6 +105,7 @@ class XApp:
     lifespans: list[Lifespan] = field(default_factory=list)
     kpm: list[KpmRequest] = field(default_factory=list)
     policy_types: set[int] = field(default_factory=set)
+    policy_handlers: dict[int, PolicyHandler] = field(default_factory=dict)
     sends: set[int] = field(default_factory=set)
     default_handler: MessageHandler | None = None
 
@@ -149,6 +152,29 @@ class XApp:
         """Declare an A1 policy type the app consumes (descriptor ``policies``)."""
         self.policy_types.add(policy_type)
 
+    def on_policy(self, policy_type: int) -> Callable[[PolicyHandler], PolicyHandler]:
+        """Register ``handler(ctx, request)`` for A1 policy operations of ``policy_type``.
+
+        The SDK decodes the mediator's request, keeps the instances in ``ctx.policies`` (and
+        in the state store, so a restart resumes with them), calls the handler and answers
+        ``OK`` / ``DELETED``, or ``ERROR`` when the handler raises :class:`ValueError` or
+        :class:`~ranml.errors.ConfigError` (the instance is then not kept).
+        """
+        a1_req = MTYPES["A1_POLICY_REQ"]
+
+        def register(fn: PolicyHandler) -> PolicyHandler:
+            if policy_type in self.policy_handlers:
+                raise ConfigError(f"{self.name}: a handler for A1 policy type {policy_type} is already registered")
+            existing = self.handlers.get(a1_req)
+            if existing is not None and existing is not _dispatch_policy:
+                raise ConfigError(f"{self.name}: A1_POLICY_REQ has a plain handler; use on_policy only")
+            self.handlers[a1_req] = _dispatch_policy
+            self.policy_handlers[policy_type] = fn
+            self.policy_types.add(policy_type)
+            return fn
+
+        return register
+
     def sends_mtype(self, mtype: int | str) -> None:
         """Declare a message type the app sends (descriptor ``txMessages``)."""
         self.sends.add(MTYPES[mtype] if isinstance(mtype, str) else int(mtype))
@@ -190,3 +216,34 @@ class XApp:
         from ranml.config import parse_mapping
 
         return parse_mapping(self.config, values or {}, source=f"{self.name} config")  # type: ignore[type-var]
+
+
+async def _dispatch_policy(ctx: Context, msg: RmrMessage) -> None:
+    """Decode an A1 policy request, run the app's handler, keep the instance, answer the mediator."""
+    from ranml.xapp.a1 import parse_policy_request, policy_response
+
+    try:
+        request = parse_policy_request(msg.payload)
+    except ConfigError as exc:
+        log.warning("%s: ignoring A1 policy request: %s", ctx.app.name, exc)
+        return
+    handler = ctx.app.policy_handlers.get(request.policy_type_id)
+    ok = handler is not None
+    if handler is None:
+        log.warning("%s: A1 policy type %d is not handled here", ctx.app.name, request.policy_type_id)
+    else:
+        try:
+            await handler(ctx, request)
+        except (ValueError, ConfigError) as exc:
+            ok = False
+            log.warning("%s: A1 policy %d/%s refused: %s", ctx.app.name, request.policy_type_id,
+                        request.policy_instance_id, exc)
+    if ok:
+        instances = ctx.policies.setdefault(request.policy_type_id, {})
+        if request.operation == "DELETE":
+            instances.pop(request.policy_instance_id, None)
+        else:
+            instances[request.policy_instance_id] = request.payload
+        ctx.state.set("a1_policies", {str(t): v for t, v in ctx.policies.items()})
+    await ctx.transport.rts(msg, RmrMessage(MTYPES["A1_POLICY_RESP"], policy_response(request, ctx.app.name, ok),
+                                            sub_id=request.policy_type_id))

@@ -56,6 +56,7 @@ class Context:
     model: Any = None
     nodes: dict[str, NodeInfo] = field(default_factory=dict)
     scratch: dict[str, Any] = field(default_factory=dict)  # the app's own per-run objects
+    policies: dict[int, dict[str, dict[str, Any]]] = field(default_factory=dict)  # A1: type -> id -> payload
     control_timeout_s: float = 2.0
     _controls: dict[int, asyncio.Future[e2ap.Message]] = field(default_factory=dict)
     _instances: itertools.count[int] = field(default_factory=lambda: itertools.count(1))

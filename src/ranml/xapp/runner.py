@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from ranml._tasks import cancel_and_wait
 from ranml.config import RanmlModel
 from ranml.protocols import e2ap
 from ranml.protocols.e2sm import ActionDefinition, CccCodec, E2smError, KpmCodec, NrCgi
@@ -32,7 +33,7 @@ from ranml.xapp.features import FeatureStore
 from ranml.xapp.metrics import XAppMetrics
 from ranml.xapp.state import open_state_store
 from ranml.xapp.subscriptions import E2Subscriptions, SubmgrClient, SubscriptionError, SubscriptionSpec
-from ranml.xapp.transport import Transport
+from ranml.xapp.transport import SendError, Transport
 
 __all__ = ["RunnerSettings", "XAppRunner"]
 
@@ -130,8 +131,11 @@ class XAppRunner:
         if s.http_port is not None:
             self.http = TinyHttpServer(self._http, s.http_port, s.http_host)
             await self.http.start()
+        saved = state.get("a1_policies", {}) or {}
+        self.ctx.policies = {int(t): dict(v) for t, v in saved.items() if int(t) in app.policy_types}
         for lifespan in app.lifespans:
             await self._lifespans.enter_async_context(lifespan(self.ctx))
+        await self._query_policies()
         self.ctx.nodes = await self._discover()
         await self._subscribe_all()
         self._tasks.append(asyncio.create_task(self._watchdog(), name="xapp-watchdog"))
@@ -139,6 +143,17 @@ class XAppRunner:
         log.info("%s %s ready: %d nodes, %d subscriptions", app.name, app.version, len(self.ctx.nodes),
                  len(subs.active))
         return self.ctx
+
+    async def _query_policies(self) -> None:
+        """Ask the A1 mediator for the instances of every policy type the app handles (20012)."""
+        from ranml.xapp.a1 import policy_query
+
+        for policy_type in sorted(self.app.policy_handlers):
+            try:
+                await self.transport.send(RmrMessage(MTYPES["A1_POLICY_QUERY"], policy_query(policy_type),
+                                                     sub_id=policy_type))
+            except SendError as exc:
+                log.info("no A1 policy query for type %d (%s); policies arrive when created", policy_type, exc)
 
     async def stop(self) -> dict[str, Any]:
         """Drain, delete subscriptions, shut the lifespans down, close; returns final counters."""
@@ -165,11 +180,7 @@ class XAppRunner:
                     deleted += 1
                 except SubscriptionError as exc:
                     log.info("%s", exc)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
         await self._lifespans.aclose()
         if self.http is not None:
             await self.http.close()
@@ -465,6 +476,7 @@ class XAppRunner:
         if path == "/ric/v1/status" and ctx is not None:
             return 200, {"ready": self.ready, "handled": self.handled, "dropped": self.dropped,
                          "subscriptions": len(ctx.subscriptions.active), "nodes": sorted(ctx.nodes),
-                         "queue": len(self._queue), **self.counters()}
+                         "queue": len(self._queue),
+                         "policies": {str(t): sorted(v) for t, v in ctx.policies.items()}, **self.counters()}
         return 404, {"error": f"unknown path {path}"}
 

@@ -12,13 +12,19 @@ Per cell report (cell number 1 of each node is the coverage cell and never sleep
 
 The upper bound is the forecast plus ``z`` × the cell's rolling forecast RMSE (``forecast``), or
 the latest measurement (``reactive``). A cell stays in a state at least ``min_dwell_periods``.
+
+An A1 sleep schedule (policy type 21000, from the energy-saving rApp's day-ahead forecast)
+restricts the cells it lists: such a cell sleeps only inside one of its windows, and is woken
+``schedule_wake_lead_s`` before the window ends, whatever the short-term forecast says.
 """
 
 from __future__ import annotations
 
 from pydantic import Field
 
+from ranml.protocols.a1policies import SLEEP_SCHEDULE, SleepSchedule
 from ranml.protocols.e2sm import NrCgi
+from ranml.xapp.a1 import PolicyRequest
 from ranml.xapp.app import CellReport, XApp
 from ranml.xapp.apps._load import MEASUREMENTS, CellView, LoadSettings, load_model, neighbours, observe
 from ranml.xapp.context import Context
@@ -35,6 +41,8 @@ class EnergySavingSettings(LoadSettings):
     coverage_cells: int = Field(default=1, ge=0, description="cells numbered 1..N of each node never sleep")
     min_dwell_periods: int = Field(default=5, ge=0)
     horizon: int = Field(default=8, ge=1, le=96, description="periods ahead; cover the wake-up delay")
+    schedule_wake_lead_s: float = Field(default=300.0, ge=0,
+                                        description="wake a scheduled cell this long before its window ends")
 
 
 app = XApp("energy-saving", version="1.0.0", config=EnergySavingSettings,
@@ -50,7 +58,21 @@ async def lifespan(ctx: Context):  # type: ignore[no-untyped-def]
     async with load_model(ctx, s, {"switch_off": 0, "switch_on": 0, "switch_refused": 0}):
         ctx.scratch["asleep"] = dict(ctx.state.get("asleep", {}))  # cell -> time it was switched off
         ctx.scratch["changed"] = {}
+        ctx.scratch["schedule"] = SleepSchedule.combine(
+            list(ctx.policies.get(SLEEP_SCHEDULE.policy_type_id, {}).values()))
         yield
+
+
+@app.on_policy(SLEEP_SCHEDULE.policy_type_id)
+async def sleep_schedule(ctx: Context, request: PolicyRequest) -> None:
+    """A day-ahead sleep schedule from the rApp: the listed cells sleep only inside their windows."""
+    others = [p for k, p in ctx.policies.get(SLEEP_SCHEDULE.policy_type_id, {}).items()
+              if k != request.policy_instance_id]
+    current = [] if request.operation == "DELETE" else [request.payload]
+    schedule = SleepSchedule.combine(others + current)  # raises ConfigError when malformed
+    ctx.scratch["schedule"] = schedule
+    ctx.log.info("sleep schedule %s: %d cells, %d windows", request.operation.lower(), len(schedule.windows),
+                 sum(len(w) for w in schedule.windows.values()))
 
 
 def _cell_number(key: str) -> int:
@@ -72,11 +94,18 @@ async def report(ctx: Context, r: CellReport) -> None:
     if view.time - changed.get(view.key, -1e18) < s.min_dwell_periods * load.period_s:
         return
     asleep: dict[str, float] = ctx.scratch["asleep"]
+    schedule: SleepSchedule = ctx.scratch["schedule"]
+    scheduled = schedule.covers(view.key)
+    window = schedule.window_at(view.key, view.time) if scheduled else None
     peers = [n for n in neighbours(load.views, view) if not n.off]
     if view.off:
-        if view.key in asleep and any(_pressure(s, n) >= s.wake_above for n in peers):
+        window_ends = scheduled and (window is None or view.time >= window[1] - s.schedule_wake_lead_s)
+        if view.key in asleep and (window_ends or any(_pressure(s, n) >= s.wake_above for n in peers)):
             await _switch(ctx, r, view, sleep=False)
         return
+    if scheduled and (window is None or view.time + s.min_dwell_periods * load.period_s
+                      > window[1] - s.schedule_wake_lead_s):
+        return  # outside its scheduled windows, or too close to the end of one
     own = float(view.forecast.mean()) if s.policy == "forecast" and view.forecast.size else view.util
     if own >= s.sleep_below or not peers:
         return

@@ -5,25 +5,27 @@ the ``forecast`` policy, the latest value with ``reactive``) reaches ``high``, t
 the lowest forecast (at most ``low``, awake) receives enough UEs to bring the source back to the
 middle of the band, at most ``max_moves`` per period. A cell that was just steered waits
 ``cooldown_periods``; when the next report shows no relief (or handovers were refused), the
-cooldown doubles (back-off). An A1 policy (``{"high": ..., "low": ...}``) overrides the band.
+cooldown doubles (back-off). An A1 policy of type 20008 (``{"high": ..., "low": ...}``) overrides
+the band; cells that an A1 sleep schedule (type 21000, from the energy-saving rApp) puts to sleep
+now or within the horizon are never chosen as targets.
 """
 
 from __future__ import annotations
 
-import json
 import math
 
 from pydantic import Field
 
+from ranml.protocols.a1policies import SLEEP_SCHEDULE, TRAFFIC_STEERING, SleepSchedule
 from ranml.protocols.e2sm import NrCgi, enumerated_ue_id
-from ranml.protocols.rmr import MTYPES, RmrMessage
+from ranml.xapp.a1 import PolicyRequest
 from ranml.xapp.app import CellReport, XApp
 from ranml.xapp.apps._load import MEASUREMENTS, LoadSettings, load_model, neighbours, observe
 from ranml.xapp.context import Context
 
 __all__ = ["TrafficSteeringSettings", "app"]
 
-POLICY_TYPE = 20008  # the OSC traffic-steering policy type id
+POLICY_TYPE = TRAFFIC_STEERING.policy_type_id  # 20008, the OSC traffic-steering policy type id
 
 
 class TrafficSteeringSettings(LoadSettings):
@@ -38,7 +40,6 @@ class TrafficSteeringSettings(LoadSettings):
 app = XApp("traffic-steering", version="1.0.0", config=TrafficSteeringSettings,
            description="Forecast-driven load balancing with E2SM-RC handovers")
 app.sends_mtype("RIC_CONTROL_REQ")
-app.uses_policy(POLICY_TYPE)
 _SUBSCRIPTION = app.subscribe_kpm(MEASUREMENTS, period_ms=60_000)
 
 
@@ -47,26 +48,37 @@ async def lifespan(ctx: Context):  # type: ignore[no-untyped-def]
     """Build the load model (and the registry forecaster when configured)."""
     s: TrafficSteeringSettings = ctx.config
     async with load_model(ctx, s, {"handovers_sent": 0, "steering_decisions": 0, "backoffs": 0}):
-        ctx.scratch["band"] = (s.high, s.low)
+        ctx.scratch["band"] = tuple(ctx.state.get("band", [s.high, s.low]))
+        ctx.scratch["schedule"] = SleepSchedule.combine(
+            list(ctx.policies.get(SLEEP_SCHEDULE.policy_type_id, {}).values()))
         ctx.scratch["cooldown"] = {}
         yield
 
 
-@app.on("A1_POLICY_REQ")
-async def policy(ctx: Context, msg: RmrMessage) -> None:
-    """A1 policy: ``{"high": 0.8, "low": 0.5}`` replaces the band (answered with the status)."""
-    try:
-        body = json.loads(msg.payload)
-        band = body.get("payload", body)
-        high, low = float(band.get("high", ctx.scratch["band"][0])), float(band.get("low", ctx.scratch["band"][1]))
-        ok = 0 < low < high
-    except (ValueError, AttributeError, TypeError):
-        ok = False
-    if ok:
-        ctx.scratch["band"] = (high, low)
-        ctx.state.set("band", [high, low])
-    status = {"policy_instance_id": body.get("policy_instance_id") if ok else None, "status": "OK" if ok else "ERROR"}
-    await ctx.transport.rts(msg, RmrMessage(MTYPES["A1_POLICY_RESP"], json.dumps(status).encode()))
+@app.on_policy(POLICY_TYPE)
+async def band_policy(ctx: Context, request: PolicyRequest) -> None:
+    """A1 policy ``{"high": 0.8, "low": 0.5}`` replaces the band; deleting it restores the settings."""
+    s: TrafficSteeringSettings = ctx.config
+    if request.operation == "DELETE":
+        band = (s.high, s.low)
+    else:
+        try:
+            band = (float(request.payload.get("high", s.high)), float(request.payload.get("low", s.low)))
+        except (TypeError, ValueError):
+            raise ValueError(f"high/low must be numbers, got {request.payload}") from None
+        if not 0 < band[1] < band[0]:
+            raise ValueError(f"need 0 < low < high, got low={band[1]} high={band[0]}")
+    ctx.scratch["band"] = band
+    ctx.state.set("band", list(band))
+
+
+@app.on_policy(SLEEP_SCHEDULE.policy_type_id)
+async def sleep_schedule(ctx: Context, request: PolicyRequest) -> None:
+    """Keep the energy-saving schedule, to avoid steering UEs into cells about to sleep."""
+    others = [p for k, p in ctx.policies.get(SLEEP_SCHEDULE.policy_type_id, {}).items()
+              if k != request.policy_instance_id]
+    current = [] if request.operation == "DELETE" else [request.payload]
+    ctx.scratch["schedule"] = SleepSchedule.combine(others + current)  # raises ConfigError when malformed
 
 
 @app.on_report
@@ -87,8 +99,11 @@ async def report(ctx: Context, r: CellReport) -> None:
     pressure = view.upper if s.policy == "forecast" else view.util
     if pressure < high:
         return
+    schedule: SleepSchedule = ctx.scratch["schedule"]
+    horizon_s = s.horizon * load.period_s
     candidates = [n for n in neighbours(load.views, view) if not n.off
-                  and (n.upper if s.policy == "forecast" else n.util) <= low]
+                  and (n.upper if s.policy == "forecast" else n.util) <= low
+                  and not schedule.sleeps_within(n.key, view.time, horizon_s)]
     if not candidates:
         return
     target = min(candidates, key=lambda n: n.upper if s.policy == "forecast" else n.util)

@@ -1,0 +1,176 @@
+"""The rApp runner: the O1 HTTP endpoints, A1 client, timers and lifespans around an :class:`RApp`.
+
+HTTP (one port):
+
+* ``POST /eventListener/v7`` and ``/eventListener/v7/eventBatch``: VES events (measurements are
+  ingested; file-ready notifications make the runner read the PM file) → 202 ``{"ingested": n}``;
+  a malformed event is refused with 400 and the reason, and nothing of it is stored;
+* ``POST /pm/files`` ``{"location": "<path or file:// URL>"}``: ingest one PM file;
+* ``GET /healthz``, ``/readyz``, ``/status`` (counters, telemetry rows, policies written) and
+  Prometheus ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from ranml._tasks import cancel_and_wait
+from ranml.errors import DataError, PolicyError, RanmlError
+from ranml.protocols.a1policies import PolicyType
+from ranml.rapp.a1client import A1Client
+from ranml.rapp.app import RApp
+from ranml.rapp.telemetry import TelemetryStore, pm_file_rows, ves_rows
+from ranml.tinyhttp import Text, TinyHttpServer
+
+__all__ = ["RAppContext", "RAppRunner"]
+
+log = logging.getLogger("ranml.rapp.runner")
+
+
+@dataclass
+class RAppContext:
+    """Handed to every handler."""
+
+    app: RApp
+    config: Any
+    telemetry: TelemetryStore
+    a1: A1Client | None
+    log: logging.Logger
+    scratch: dict[str, Any] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=lambda: {"policies_put": 0, "policy_errors": 0})
+    written: dict[str, dict[str, Any]] = field(default_factory=dict)  # "type/id" -> last payload
+
+    async def put_policy(self, policy_type: PolicyType, instance_id: str, payload: dict[str, Any]) -> bool:
+        """Write a policy instance through A1 (in a worker thread); ``False`` when it failed (logged)."""
+        if self.a1 is None:
+            self.log.warning("no A1 URL configured: policy %d/%s not sent", policy_type.policy_type_id, instance_id)
+            return False
+        try:
+            await asyncio.to_thread(self.a1.put_policy, policy_type.policy_type_id, instance_id, payload)
+        except PolicyError as exc:
+            self.counters["policy_errors"] += 1
+            self.log.warning("%s", exc)
+            return False
+        self.counters["policies_put"] += 1
+        self.written[f"{policy_type.policy_type_id}/{instance_id}"] = payload
+        return True
+
+
+class RAppRunner:
+    """Run ``app`` with its HTTP endpoints; :meth:`start`, then :meth:`stop`."""
+
+    def __init__(self, app: RApp, config_values: dict[str, Any] | None = None, http_port: int | None = 8080,
+                 http_host: str = "127.0.0.1", a1_url: str | None = None) -> None:
+        self.app, self.config_values = app, config_values
+        self.http_port, self.http_host, self.a1_url = http_port, http_host, a1_url
+        self.ctx: RAppContext | None = None
+        self.http: TinyHttpServer | None = None
+        self.ready = False
+        self.counters = {"ves_events": 0, "pm_files": 0, "rows": 0, "rejected": 0, "handler_errors": 0}
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._lifespans = contextlib.AsyncExitStack()
+        self._handling = asyncio.Lock()
+
+    async def start(self) -> RAppContext:
+        """Validate the config, open HTTP, create the policy types on A1, enter lifespans, start timers."""
+        app = self.app
+        a1 = A1Client(self.a1_url) if self.a1_url else None
+        self.ctx = RAppContext(app, app.load_config(self.config_values), TelemetryStore(app.telemetry_step), a1,
+                               logging.getLogger(f"ranml.rapp.{app.name}"))
+        if self.http_port is not None:
+            self.http = TinyHttpServer(self._http, self.http_port, self.http_host)
+            self.http_port = await self.http.start()
+        if a1 is not None:
+            for policy_type in app.policies.values():
+                try:
+                    created = await asyncio.to_thread(a1.ensure_policy_type, policy_type)
+                except PolicyError as exc:
+                    log.warning("cannot create A1 policy type %d: %s", policy_type.policy_type_id, exc)
+                    continue
+                log.info("A1 policy type %d %s", policy_type.policy_type_id, "created" if created else "exists")
+        for lifespan in app.lifespans:
+            await self._lifespans.enter_async_context(lifespan(self.ctx))
+        for period, fn in app.timers:
+            self._tasks.append(asyncio.create_task(self._timer(period, fn), name=f"rapp-timer-{fn.__name__}"))
+        self.ready = True
+        return self.ctx
+
+    async def stop(self) -> dict[str, Any]:
+        """Stop timers, leave lifespans, close HTTP; returns the counters."""
+        self.ready = False
+        await cancel_and_wait(self._tasks)
+        await self._lifespans.aclose()
+        if self.http is not None:
+            await self.http.close()
+        return self.status()
+
+    def status(self) -> dict[str, Any]:
+        """Counters, telemetry size, policies written."""
+        ctx = self.ctx
+        return {"app": self.app.name, "ready": self.ready, **self.counters,
+                "telemetry_rows": len(ctx.telemetry) if ctx else 0,
+                **(ctx.counters if ctx else {}), "policies": sorted(ctx.written) if ctx else []}
+
+    async def _timer(self, period: float, fn: Any) -> None:
+        assert self.ctx is not None
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await fn(self.ctx)
+            except RanmlError as exc:
+                self.counters["handler_errors"] += 1
+                log.warning("timer %s: %s", fn.__name__, exc)
+
+    async def ingest(self, rows: list[dict[str, Any]]) -> int:
+        """Store rows and run the telemetry handlers (one ingest at a time)."""
+        assert self.ctx is not None
+        added = self.ctx.telemetry.add(rows)
+        self.counters["rows"] += added
+        async with self._handling:
+            for fn in self.app.telemetry_handlers:
+                try:
+                    await fn(self.ctx, added)
+                except RanmlError as exc:
+                    self.counters["handler_errors"] += 1
+                    log.warning("telemetry handler %s: %s", fn.__name__, exc)
+        return added
+
+    async def _http(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
+        if method == "POST" and path in ("/eventListener/v7", "/eventListener/v7/eventBatch"):
+            try:
+                rows, files = ves_rows(json.loads(body))
+                for location in files:
+                    rows += await asyncio.to_thread(pm_file_rows, location)
+            except (ValueError, DataError) as exc:
+                self.counters["rejected"] += 1
+                return 400, {"error": str(exc)}
+            self.counters["ves_events"] += 1
+            self.counters["pm_files"] += len(files)
+            return 202, {"ingested": await self.ingest(rows)}
+        if method == "POST" and path == "/pm/files":
+            try:
+                location = str(json.loads(body)["location"])
+                rows = await asyncio.to_thread(pm_file_rows, location)
+            except (ValueError, KeyError, TypeError) as exc:
+                self.counters["rejected"] += 1
+                return 400, {"error": f"send {{\"location\": \"<path>\"}}: {exc}"}
+            except DataError as exc:
+                self.counters["rejected"] += 1
+                return 400, {"error": str(exc)}
+            self.counters["pm_files"] += 1
+            return 202, {"ingested": await self.ingest(rows)}
+        if path == "/healthz":
+            return 200, {"status": "ok"}
+        if path == "/readyz":
+            return (200 if self.ready else 503), {"ready": self.ready}
+        if path == "/status":
+            return 200, self.status()
+        if path == "/metrics":
+            lines = [f"ranml_rapp_{k} {float(v):g}" for k, v in self.status().items() if isinstance(v, int | float)]
+            return 200, Text("\n".join(lines) + "\n", "text/plain; version=0.0.4")
+        return 404, {"error": f"unknown path {path}; try /eventListener/v7, /pm/files, /status"}
