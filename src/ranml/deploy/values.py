@@ -211,13 +211,18 @@ class RAppValues(Common):
 
 
 class E3(_Values):
-    """E3 link between the DU and the dApp."""
+    """E3 link between the DU and the dApp.
+
+    ``shm``: the host's shared-memory folder (``hostPath``, normally ``/dev/shm``) is mounted at
+    ``/dev/shm`` and ``name`` is the ring's name; ``unix``: ``hostPath`` is mounted at ``/e3`` and
+    ``name`` is the socket's file name there.
+    """
 
     transport: Literal["shm", "unix"] = "shm"
-    host_path: str = Field(default="/dev/shm/ranml-e3", pattern=r"^/",
-                           description="host folder shared with the DU pod (shared memory or socket)")
-    slot_us: int = Field(default=1000, ge=125, le=10000)
-    budget_us: int = Field(default=1000, ge=50)
+    host_path: str = Field(default="/dev/shm", pattern=r"^/")
+    name: str = Field(default="ranml-e3", pattern=r"^[A-Za-z0-9._-]+$")
+    cells: int = Field(default=8, ge=1, le=1024, description="cells per slot record (as the DU sends)")
+    budget_us: int = Field(default=1000, ge=50, description="per-slot budget, publication to control")
 
 
 class DuAffinity(_Values):
