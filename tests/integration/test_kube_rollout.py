@@ -128,3 +128,27 @@ def test_stalled_rollout_and_api_errors_are_clear(api):
         KubeRollout.connect(NS, kubeconfig=str(kubeconfig)).model_version(DEPLOYMENT)
     with pytest.raises(DeployError, match="kubeconfig"):
         KubeRollout.connect(NS, kubeconfig=str(kubeconfig.parent / "missing"))
+
+
+def test_update_agent_rolls_a_site_through_kubernetes(api, tmp_path):
+    pytest.importorskip("river", reason="the agent's drift policy needs river: pip install 'ranml[lifecycle]'")
+    from ranml.agent import UpdateAgent, make_policy
+    from ranml.serving.registry import LocalRegistry
+
+    stand_in, kubeconfig = api
+    reg = LocalRegistry(tmp_path / "reg")
+    for v in ("1.0.0", "1.1.0"):
+        reg.register("load", {"model": v.encode()}, {"name": "load"}, version=v)
+    reg.set_alias("load", "site/lab", "1.0.0", by="test")
+    kube = KubeRollout.connect(NS, kubeconfig=str(kubeconfig), by="agent")
+    agent = UpdateAgent(reg, "load", make_policy("always"), kube=kube, deployments={"lab": DEPLOYMENT},
+                        rollout_timeout_s=20)
+    decision = agent.step("lab", 0.1)
+    assert decision.applied and kube.model_version(DEPLOYMENT) == "1.1.0" and agent.current("lab") == "1.1.0"
+    # a rollout that stalls: the site alias goes back and the Deployment is rolled back
+    reg.register("load", {"model": b"1.2.0"}, {"name": "load"}, version="1.2.0")
+    stand_in.stall = True
+    decision = agent.step("lab", 0.1)
+    assert decision.update and not decision.applied
+    assert agent.current("lab") == "1.1.0" and kube.model_version(DEPLOYMENT) == "1.1.0"
+    assert "rollout failed" in reg.history("load")[-1]["reason"]

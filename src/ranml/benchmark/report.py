@@ -7,11 +7,11 @@ budgets, error per horizon step, and forecast vs actual on a test cell.
 from __future__ import annotations
 
 import html
-import io
 import json
 from pathlib import Path
 from typing import Any
 
+from ranml._plots import svg
 from ranml.benchmark.config import BenchmarkConfig
 from ranml.benchmark.selection import pareto_front
 
@@ -29,13 +29,7 @@ tr.failed td{color:#a33}.chosen{font-weight:600}.note{color:#5a6b7d;font-size:.8
 
 
 def _svg(fig: Any) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    plt.close(fig)
-    text = buf.getvalue()
-    return text[text.find("<svg"):]
+    return svg(fig)
 
 
 def _fmt(v: Any, digits: int = 3) -> str:

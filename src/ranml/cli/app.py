@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from ranml.cli import benchmark, dapp, data, e2sim, evaluate, export, helm, rapp, registry, rmr, serve, xapp
+from ranml.cli import agent, benchmark, dapp, data, e2sim, evaluate, export, helm, rapp, registry, rmr, serve, xapp
 
 app = typer.Typer(name="ranml", help="ranml: forecasting models from benchmark to O-RAN apps.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+app.add_typer(agent.app, name="agent")
 app.add_typer(benchmark.app, name="benchmark")
 app.add_typer(dapp.app, name="dapp")
 app.add_typer(data.app, name="data")
