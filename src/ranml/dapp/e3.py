@@ -2,8 +2,10 @@
 
 Records (numpy structured types, little-endian, fixed size for ``n_cells``):
 
-* slot (RAN → dApp): ``seq`` u64, ``t_ns`` u64 (CLOCK_MONOTONIC when the slot was published),
-  ``cells`` f32[n_cells, 3] = PRB usage (0..1), buffer occupancy (bytes), active UEs;
+* slot (RAN → dApp): ``version`` u16 (:data:`RECORD_VERSION`), ``n_cells`` u16, ``seq`` u64,
+  ``t_ns`` u64 (CLOCK_MONOTONIC when the slot was published), ``cells`` f32[n_cells, 3] = PRB usage
+  (0..1), buffer occupancy (bytes), active UEs; a record with another version or cell count is
+  rejected and counted by the dApp;
 * control (dApp → RAN): ``seq`` u64 (the slot it answers), ``t_ns`` u64 (that slot's time),
   ``done_ns`` u64 (when the decision was written), ``flags`` u32 (:data:`FALLBACK`),
   ``prb_reserve`` f32[n_cells] (share of PRBs to reserve per cell).
@@ -32,9 +34,10 @@ import numpy as np
 
 from ranml.errors import ConfigError
 
-__all__ = ["FALLBACK", "ShmLink", "ShmRing", "UnixLink", "control_dtype", "slot_dtype"]
+__all__ = ["FALLBACK", "RECORD_VERSION", "ShmLink", "ShmRing", "UnixLink", "control_dtype", "slot_dtype"]
 
 FALLBACK = 1
+RECORD_VERSION = 1
 _MAGIC = 0x45335249  # "E3RI"
 _HEADER_WORDS = 8
 _W_SEQ = 3  # header word holding the number of records published
@@ -43,7 +46,8 @@ _ATTACHED = 4  # header word the consumer sets when it has attached
 
 def slot_dtype(n_cells: int) -> np.dtype[Any]:
     """The slot record for ``n_cells`` cells."""
-    return np.dtype([("seq", "<u8"), ("t_ns", "<u8"), ("cells", "<f4", (n_cells, 3))])
+    return np.dtype([("version", "<u2"), ("n_cells", "<u2"), ("pad", "<u4"), ("seq", "<u8"), ("t_ns", "<u8"),
+                     ("cells", "<f4", (n_cells, 3))])
 
 
 def control_dtype(n_cells: int) -> np.dtype[Any]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ranml.dapp.e3 import ShmRing, control_dtype, slot_dtype
+from ranml.dapp.e3 import RECORD_VERSION, ShmRing, control_dtype, slot_dtype
 from ranml.errors import ConfigError
 
 __all__ = ["EmulatorStats", "RanEmulator", "slot_load"]
@@ -102,6 +102,7 @@ class RanEmulator:
         slots = int(duration_s * self.rate_hz)
         load = slot_load(self.n, slots, self.seed)
         record = np.zeros((), dtype=slot_dtype(self.n))
+        record["version"], record["n_cells"] = RECORD_VERSION, self.n
         control = np.zeros((), dtype=control_dtype(self.n))
         period_ns = int(1e9 / self.rate_hz)
         conn: socket.socket | None = None

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ranml.dapp.e3 import FALLBACK, control_dtype, slot_dtype
+from ranml.dapp.e3 import FALLBACK, RECORD_VERSION, control_dtype, slot_dtype
 
 __all__ = ["DApp", "DAppLoop", "LinearTrendForecaster", "LoopStats", "ModelHolder", "SlotForecaster"]
 
@@ -133,6 +133,7 @@ class LoopStats:
     misses: int = 0
     skipped: int = 0
     fallbacks: int = 0
+    rejected: int = 0  # records with a wrong version or cell count
     latencies_ns: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def summary(self) -> dict[str, Any]:
@@ -140,6 +141,7 @@ class LoopStats:
         lat = self.latencies_ns / 1e3
         pct = (lambda q: round(float(np.percentile(lat, q)), 1)) if lat.size else (lambda q: None)
         return {"slots": self.slots, "misses": self.misses, "skipped": self.skipped, "fallbacks": self.fallbacks,
+                "rejected": self.rejected,
                 "p50_us": pct(50), "p99_us": pct(99), "p999_us": pct(99.9),
                 "max_us": round(float(lat.max()), 1) if lat.size else None}
 
@@ -175,6 +177,12 @@ class DAppLoop:
     def step(self, skipped: int) -> None:
         """Handle the slot in ``self._slot`` (already read)."""
         app, w, ctrl, slot = self.app, self.app.window, self._ctrl, self._slot
+        if int(slot["version"]) != RECORD_VERSION or int(slot["n_cells"]) != self.n:
+            self.stats.rejected += 1  # not a record this loop understands: no decision from it
+            if self.stats.rejected == 1:
+                log.warning("rejected an E3 slot record (version %d, %d cells; expected %d, %d)",
+                            int(slot["version"]), int(slot["n_cells"]), RECORD_VERSION, self.n)
+            return
         self.stats.skipped += skipped
         self.stats.misses += skipped
         t_ns = int(slot["t_ns"])

@@ -67,6 +67,7 @@ class FakeLink:
 
 
 def _slot(loop, seq, value, age_ns=0):
+    loop._slot["version"], loop._slot["n_cells"] = 1, loop.n
     loop._slot["seq"] = seq
     loop._slot["t_ns"] = time.perf_counter_ns() - age_ns
     loop._slot["cells"][:, 0] = value
@@ -97,6 +98,16 @@ def test_loop_decides_falls_back_counts_misses_and_swaps():
         def forecast(self, windows, deadline_s):
             return np.full((2, app.horizon), 0.7, dtype=np.float32), False
 
+    _slot(loop, 102, 0.4)
+    loop._slot["version"] = 9  # a record of another version: rejected, counted, no control
+    sent = len(link.sent)
+    loop.step(0)
+    assert len(link.sent) == sent and loop.stats.rejected == 1
+    _slot(loop, 103, 0.4)
+    loop._slot["n_cells"] = 5  # wrong cell count
+    loop.step(0)
+    assert len(link.sent) == sent and loop.stats.rejected == 2
+
     holder.swap(Constant())
     _slot(loop, 101, 0.4)
     loop.step(0)
@@ -118,6 +129,7 @@ def test_loop_runs_over_shared_memory_in_threads():
 
     def ran():
         rec = np.zeros((), slot_dtype(4))
+        rec["version"], rec["n_cells"] = 1, 4
         for i in range(200):
             rec["seq"], rec["t_ns"] = i, time.perf_counter_ns()
             rec["cells"][:, 0] = load[i]
