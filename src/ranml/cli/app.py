@@ -4,7 +4,22 @@ from __future__ import annotations
 
 import typer
 
-from ranml.cli import agent, benchmark, dapp, data, e2sim, evaluate, export, helm, rapp, registry, rmr, serve, xapp
+from ranml.cli import (
+    agent,
+    benchmark,
+    dapp,
+    data,
+    demo,
+    e2sim,
+    evaluate,
+    export,
+    helm,
+    rapp,
+    registry,
+    rmr,
+    serve,
+    xapp,
+)
 
 app = typer.Typer(name="ranml", help="ranml: forecasting models from benchmark to O-RAN apps.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -19,6 +34,7 @@ app.add_typer(evaluate.app, name="eval")
 app.add_typer(registry.app, name="registry")
 app.add_typer(rmr.app, name="rmr")
 app.add_typer(xapp.app, name="xapp")
+app.command("demo")(demo.demo)
 app.command("export")(export.export)
 app.command("serve")(serve.serve)
 

@@ -42,6 +42,10 @@ class LoadSettings(BaseModel):
     registry: str | None = None
     model: str | None = None
     model_alias: str = "champion"
+    challenger_alias: str = "challenger"
+    canary_fraction: float = Field(default=0.2, gt=0, lt=1, description="share of cells on the challenger")
+    canary_min_scored: int = Field(default=200, ge=10, description="scored forecasts per version before deciding")
+    canary_margin_pct: float = Field(default=2.0, ge=0, description="error gain needed to promote")
     feature_map: dict[str, int] = Field(default_factory=lambda: {"prb_util": 0, "active_ues": 1})
 
 
@@ -172,11 +176,15 @@ def open_forecaster(settings: LoadSettings) -> Any:
     """A started registry forecaster when the settings name a model, else ``None`` (built-in)."""
     if settings.policy != "forecast" or not settings.registry or not settings.model:
         return None
+    from ranml.serving.canary import CanaryPolicy
     from ranml.serving.registry import open_registry
     from ranml.xapp.forecast import RegistryForecaster
 
+    policy = CanaryPolicy(fraction=settings.canary_fraction, min_scored=settings.canary_min_scored,
+                          margin_pct=settings.canary_margin_pct)
     return RegistryForecaster(open_registry(settings.registry), settings.model, settings.feature_map,
-                              alias=settings.model_alias).start()
+                              alias=settings.model_alias, challenger_alias=settings.challenger_alias,
+                              canary_policy=policy).start()
 
 
 @asynccontextmanager

@@ -45,8 +45,8 @@ class EnergySavingSettings(LoadSettings):
                                         description="wake a scheduled cell this long before its window ends")
 
 
-app = XApp("energy-saving", version="1.0.0", config=EnergySavingSettings,
-           description="Forecast-driven cell switch-off with E2SM-CCC")
+app = XApp("energy-saving", version="1.0.0", config=EnergySavingSettings, requestor_id=1002,
+           description="Forecast-driven cell switch-off with E2SM-CCC")  # 1001: traffic steering
 app.sends_mtype("RIC_CONTROL_REQ")
 _SUBSCRIPTION = app.subscribe_kpm(MEASUREMENTS, period_ms=60_000)
 
