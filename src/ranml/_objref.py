@@ -1,4 +1,4 @@
-"""Import an object named ``package.module:attribute`` (app references on the command line)."""
+"""Import an object named ``package.module:attribute`` or ``path/to/file.py:attribute`` (app references)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,27 @@ from typing import TypeVar
 from ranml.errors import ConfigError
 
 T = TypeVar("T")
+
+
+def _import_file(path: str) -> object:
+    """Import a module from a file path (``examples/my_xapp.py``)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    file = Path(path)
+    if not file.is_file():
+        raise ImportError(f"no file {path}")
+    name = f"_ranml_user_{file.stem}_{abs(hash(str(file.resolve())))}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def load_object(ref: str, builtin: dict[str, str], expected: type[T], kind: str, public_name: str) -> T:
@@ -21,7 +42,7 @@ def load_object(ref: str, builtin: dict[str, str], expected: type[T], kind: str,
         raise ConfigError(f"{kind} reference {ref!r} must look like 'package.module:app' "
                           f"or be one of {sorted(builtin)}")
     try:
-        module = importlib.import_module(module_name)
+        module = _import_file(module_name) if module_name.endswith(".py") else importlib.import_module(module_name)
     except ImportError as exc:
         raise ConfigError(f"cannot import {module_name!r} for {kind} {ref!r}: {exc}") from None
     obj = getattr(module, attr, None)

@@ -60,3 +60,28 @@ def test_report_screenshot_in_headless_chromium(demo_report):
                    capture_output=True, timeout=120, check=True)
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000  # a rendered page, not a blank one
+
+
+def test_ctrl_c_stops_every_child(tmp_path):
+    """SIGINT while the closed loop runs: the demo exits and no child process is left behind."""
+    import signal
+    import time
+
+    psutil = pytest.importorskip("psutil", reason="process inspection needs psutil")
+    proc = subprocess.Popen([sys.executable, "-m", "ranml.cli.app", "demo", "--quick", "--out", str(tmp_path / "r")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    parent = psutil.Process(proc.pid)
+    children: list = []
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        children = [c for c in parent.children(recursive=True) if "xapp" in " ".join(c.cmdline())]
+        if children:
+            break
+        time.sleep(0.2)
+    assert children, "the closed loop never started"
+    everyone = parent.children(recursive=True)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0  # interrupted
+    _, alive = psutil.wait_procs(everyone, timeout=15)
+    assert not alive, [p.cmdline() for p in alive]

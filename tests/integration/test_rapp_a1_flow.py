@@ -153,3 +153,25 @@ def test_ves_to_rapp_to_a1_to_xapp(tmp_path):
                     p.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     p.kill()
+
+
+def test_rapp_cli_runs_until_sigterm(tmp_path):
+    """``ranml rapp run`` (the README's command): ready, ingests VES, stops cleanly on SIGTERM."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "ranml.cli.app", "rapp", "run", "energy-saving-planner",
+                             "--http-port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: get(port, "/readyz")["ready"])
+        body = json.dumps({"eventList": ves_events(["00f110:000000402"], "2026-02-28T00:00:00", days=1)}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/eventListener/v7", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert json.loads(r.read()) == {"ingested": 96}
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err[-2000:]
+        final = json.loads(out.strip().splitlines()[-1])
+        assert final["telemetry_rows"] == 96 and final["policy_errors"] == 0  # no A1 URL: nothing was sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
