@@ -198,3 +198,23 @@ def test_energy_saving_honours_the_sleep_schedule(monkeypatch):
     assert switches[-1] == (2, True)
     report("00f110:000000002", 4750, float("nan"), off=True)  # 250 s before the end (lead 300 s): wakes
     assert switches[-1] == (2, False)
+
+
+def test_traffic_steering_takes_its_band_from_a1_and_avoids_cells_about_to_sleep():
+    from ranml.xapp.a1 import PolicyRequest
+    from ranml.xapp.apps import traffic_steering as ts
+
+    saved = {}
+    settings = ts.TrafficSteeringSettings()
+    ctx = SimpleNamespace(config=settings, scratch={"band": (settings.high, settings.low)}, policies={},
+                          state=SimpleNamespace(set=lambda k, v: saved.__setitem__(k, v)))
+    asyncio.run(ts.band_policy(ctx, PolicyRequest("CREATE", 20008, "b", {"high": 0.75, "low": 0.5})))
+    assert ctx.scratch["band"] == (0.75, 0.5) and saved["band"] == [0.75, 0.5]
+    with pytest.raises(ValueError, match="low < high"):
+        asyncio.run(ts.band_policy(ctx, PolicyRequest("UPDATE", 20008, "b", {"high": 0.4, "low": 0.5})))
+    asyncio.run(ts.band_policy(ctx, PolicyRequest("DELETE", 20008, "b", {})))
+    assert ctx.scratch["band"] == (settings.high, settings.low)  # back to the configured band
+    schedule = {"cells": {"00f110:000000003": [[1000, 2000]]}}
+    asyncio.run(ts.sleep_schedule(ctx, PolicyRequest("CREATE", 21000, "day-ahead", schedule)))
+    assert ctx.scratch["schedule"].sleeps_within("00f110:000000003", 900, 240)
+    assert not ctx.scratch["schedule"].sleeps_within("00f110:000000003", 500, 240)
