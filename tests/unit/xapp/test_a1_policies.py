@@ -207,7 +207,7 @@ def test_traffic_steering_takes_its_band_from_a1_and_avoids_cells_about_to_sleep
     saved = {}
     settings = ts.TrafficSteeringSettings()
     ctx = SimpleNamespace(config=settings, scratch={"band": (settings.high, settings.low)}, policies={},
-                          state=SimpleNamespace(set=lambda k, v: saved.__setitem__(k, v)))
+                          state=SimpleNamespace(set=saved.__setitem__))
     asyncio.run(ts.band_policy(ctx, PolicyRequest("CREATE", 20008, "b", {"high": 0.75, "low": 0.5})))
     assert ctx.scratch["band"] == (0.75, 0.5) and saved["band"] == [0.75, 0.5]
     with pytest.raises(ValueError, match="low < high"):
