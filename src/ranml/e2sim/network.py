@@ -74,6 +74,8 @@ class Network:
         energy, ues = scenario.energy, scenario.ues
         self.base_w, self.load_w, self.sleep_w = energy.base_w, energy.load_w, energy.sleep_w
         self.wake_delay_s = seconds(energy.wake_delay)
+        self.co_sited_only = energy.offload == "co-sited"
+        self.offload_efficiency = energy.offload_efficiency
         self.mbps_per_ue, self.admission, self.ul_ratio = ues.mbps_per_ue, ues.admission, ues.ul_ratio
         self.steer_tau_s = seconds(ues.steer_decay)
         self.noise_sigma = scenario.traffic.noise_sigma
@@ -127,16 +129,18 @@ class Network:
         off = self.sleeping | self.waking
         offered = np.where(off, 0.0, self.own)
         lost = np.zeros_like(offered)
+        eta = self.offload_efficiency
         for s in np.flatnonzero(off):
             load = self.own[s]
-            peers = [j for j in self.neighbours[s] if not off[j]]
+            peers = [j for j in self.neighbours[s]
+                     if not off[j] and (not self.co_sited_only or self.node_of[j] == self.node_of[s])]
             room = np.array([max(self.capacity[j] - offered[j], 0.0) for j in peers])
             total = float(room.sum())
-            moved = min(load, total)
+            spent = min(load / eta, total)  # capacity the receiving cells spend on it
             if total > 0:
                 for j, r in zip(peers, room, strict=True):
-                    offered[j] += moved * r / total
-            lost[s] = load - moved
+                    offered[j] += spent * r / total
+            lost[s] = load - spent * eta
         self.offered = offered
         self.served = np.minimum(offered, self.capacity)
         self.unserved = offered - self.served + lost

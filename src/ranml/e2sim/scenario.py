@@ -120,6 +120,12 @@ class EnergySpec(RanmlModel):
     load_w: float = Field(default=440.0, ge=0)
     sleep_w: float = Field(default=35.0, ge=0)
     wake_delay: Duration = "60s"
+    offload: Literal["neighbours", "co-sited"] = Field(
+        default="neighbours", description="where a sleeping cell's load goes: every awake neighbour by headroom, "
+                                          "or only the awake cells of the same gNB (its coverage layer)")
+    offload_efficiency: float = Field(default=1.0, gt=0, le=1.0,
+                                      description="Mbit served per Mbit of capacity spent on offloaded load "
+                                                  "(< 1: UEs served from another cell need more resources)")
 
 
 class UeSpec(RanmlModel):

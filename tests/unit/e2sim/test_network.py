@@ -97,3 +97,18 @@ def test_short_term_fluctuation_has_the_configured_spread_and_keeps_the_mean():
     assert np.std(np.log(series)) == pytest.approx(0.2, rel=0.15)
     lag = np.corrcoef(np.log(series[:-60, 0]), np.log(series[60:, 0]))[0, 1]
     assert lag == pytest.approx(np.exp(-1), abs=0.12)  # correlation after one noise_tau
+
+
+def test_co_sited_offload_with_an_efficiency_penalty():
+    cells = [CellSpec(name=f"c{i}", capacity_mbps=100.0) for i in range(3)]
+    trace = TrafficTrace(60.0, np.array([[40.0, 50.0, 10.0], [40.0, 50.0, 10.0]]))
+    sc = Scenario(**{"traffic": {"noise_sigma": 0.0}, "energy": {"offload": "co-sited", "offload_efficiency": 0.5}})
+    net = Network(sc, cells, [0, 0, 1], [[1, 2], [0, 2], [0, 1]], trace)  # c2 is on another gNB
+    net.switch(0, sleep=True)
+    net.step(1.0)
+    # only the co-sited c1 takes c0's 40 Mbit, spending 80 of its capacity: 50 of room -> 25 Mbit served
+    assert net.offered[2] == pytest.approx(10.0)
+    assert net.offered[1] == pytest.approx(100.0)
+    assert net.unserved[0] == pytest.approx(40.0 - 25.0)
+    with pytest.raises(Exception, match="offload"):
+        Scenario(**{"energy": {"offload": "everywhere"}})
