@@ -67,8 +67,7 @@ class Session:
 
 
 def _get_json(port: int, path: str) -> Any:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
-        return json.loads(r.read())
+    return json.loads(_get_text(port, path))
 
 
 def _get_text(port: int, path: str) -> str:

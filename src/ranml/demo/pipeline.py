@@ -159,21 +159,25 @@ def _pick_xapp_model(state: DemoState) -> dict[str, Any]:
 
 
 # -- 3. models ------------------------------------------------------------------------------------
-def _train_variant(run_dir: Path, model: str, epochs: int, degrade: bool, seed: int) -> Any:
-    """The chosen model retrained (more epochs), or trained on corrupted targets (degraded)."""
+def _windows(telemetry: Path) -> Any:
+    """The training windows of the retrained versions (the benchmark's window spec, more windows)."""
     import pandas as pd
 
     from ranml.benchmark.data.table import TelemetryTable
     from ranml.benchmark.data.windows import WindowSpec, make_windows
-    from ranml.benchmark.models import ModelShape, TrainSettings, build_model
-    from ranml.serving.export import ExportGates, export_model
 
-    frame = pd.read_parquet(run_dir.parent / "telemetry.parquet")
-    table = TelemetryTable.from_frame(frame, "1min")
+    table = TelemetryTable.from_frame(pd.read_parquet(telemetry), "1min")
     spec = WindowSpec.model_validate({"input_steps": 12, "horizon": 4, "target": "prb_util",
                                       "features": ["active_ues"], "split": {"train": 0.7, "val": 0.1},
                                       "max_train_windows": 6000, "max_eval_windows": 500})
-    data = make_windows(table, spec)
+    return make_windows(table, spec)
+
+
+def _train_variant(data: Any, model: str, epochs: int, degrade: bool, seed: int) -> Any:
+    """The chosen model retrained (more epochs), or trained on corrupted targets (degraded)."""
+    from ranml.benchmark.models import ModelShape, TrainSettings, build_model
+    from ranml.serving.export import ExportGates, export_model
+
     y_train = data.y["train"]
     if degrade:  # targets shuffled across windows and mirrored: a model that looks fine and forecasts badly
         rng = np.random.default_rng(seed)
@@ -197,12 +201,13 @@ def _register(s: DemoSettings, run_dir: Path, state: DemoState, work: Path, prog
     registry.set_alias(MODEL, "champion", "1.0.0", by="ranml demo", reason=state.chosen["why"])
     state.versions["1.0.0"] = f"{model} from the benchmark run"
     progress.advance(task)
-    better = _train_variant(run_dir, model, epochs=12 if s.quick else 20, degrade=False, seed=s.seed)
+    data = _windows(run_dir.parent / "telemetry.parquet")
+    better = _train_variant(data, model, epochs=12 if s.quick else 20, degrade=False, seed=s.seed)
     registry.register(MODEL, better.files, better.manifest.model_dump(mode="json"), version="1.1.0",
                       by="ranml demo", note=f"{model} trained longer")
     state.versions["1.1.0"] = f"{model} trained longer (better)"
     progress.advance(task)
-    worse = _train_variant(run_dir, model, epochs=3, degrade=True, seed=s.seed)
+    worse = _train_variant(data, model, epochs=3, degrade=True, seed=s.seed)
     registry.register(MODEL, worse.files, worse.manifest.model_dump(mode="json"), version="1.2.0",
                       by="ranml demo", note=f"{model} trained on corrupted targets (deliberately degraded)")
     state.versions["1.2.0"] = f"{model} trained on shuffled, mirrored targets (deliberately degraded)"
@@ -211,29 +216,36 @@ def _register(s: DemoSettings, run_dir: Path, state: DemoState, work: Path, prog
 
 
 # -- 4. closed loop -------------------------------------------------------------------------------
-def _mover(registry: Any, s: DemoSettings, state: DemoState, samples: list[dict[str, Any]]) -> Any:
-    """The ``during`` callback of the forecast run: move ``challenger``, sample the ground truth."""
+def _sample(session: Any, samples: list[dict[str, Any]]) -> float | None:
+    """Record the cells' power now; returns the simulated time (``None`` if e2sim did not answer)."""
+    try:
+        st = session.state()
+    except OSError:
+        return None
+    samples.append({"t": float(st["simulated_s"]), "power_w": [c["power_w"] for c in st["cells"]],
+                    "sleeping": [c["sleeping"] for c in st["cells"]]})
+    return float(st["simulated_s"])
+
+
+def _during(registry: Any, s: DemoSettings, state: DemoState, samples: list[dict[str, Any]],
+            moves: bool) -> Any:
+    """The ``during`` callback of a run: sample the ground truth every 0.25 s.
+
+    With ``moves``, also move ``challenger`` (a better version at 20 % of the run, a degraded one
+    at 55 %) and record the xApp's canary decisions from the alias history.
+    """
+    plan = [(0.2, "1.1.0", "canary a better model"), (0.55, "1.2.0", "canary a degraded model")] if moves else []
 
     def decided_since(count: int) -> dict[str, Any] | None:
-        history = registry.history(MODEL)
-        for h in history[count:]:
-            if h.get("by") == "xapp":
-                return dict(h)
-        return None
-
-    plan = [(0.2, "1.1.0", "canary a better model"), (0.55, "1.2.0", "canary a degraded model")]
+        return next((dict(h) for h in registry.history(MODEL)[count:] if h.get("by") == "xapp"), None)
 
     def during(session: Any) -> None:
         total = s.sim_hours * 3600.0
         step, mark, waiting = 0, 0, False
         while not session.stop.wait(0.25):
-            try:
-                st = session.state()
-            except OSError:
+            t = _sample(session, samples)
+            if t is None:
                 continue
-            t = float(st["simulated_s"])
-            samples.append({"t": t, "power_w": [c["power_w"] for c in st["cells"]],
-                            "sleeping": [c["sleeping"] for c in st["cells"]]})
             if waiting:  # the xApp's canary decision, read back from the alias history
                 d = decided_since(mark)
                 if d is not None:
@@ -273,7 +285,7 @@ def _closed_loop(s: DemoSettings, registry: Any, state: DemoState, work: Path, p
         es = AppRun("energy-saving", {**common, "sleep_below": 0.45})
         ts = AppRun("traffic-steering", {**common, **({"challenger_alias": "none"} if policy == "forecast" else {})})
         samples: list[dict[str, Any]] = []
-        during = _mover(registry, s, state, samples) if policy == "forecast" else _sampler(samples)
+        during = _during(registry, s, state, samples, moves=policy == "forecast")
         started = time.monotonic()
         result = run_session(scenario, [ts, es], work, tag=policy, during=during)
         truth = result["truth"]
@@ -284,19 +296,6 @@ def _closed_loop(s: DemoSettings, registry: Any, state: DemoState, work: Path, p
                                              for label, app in result["apps"].items()}}
         progress.advance(task)
     state.alias_history = registry.history(MODEL)
-
-
-def _sampler(samples: list[dict[str, Any]]) -> Any:
-    def during(session: Any) -> None:
-        while not session.stop.wait(0.25):
-            try:
-                st = session.state()
-            except OSError:
-                continue
-            samples.append({"t": float(st["simulated_s"]), "power_w": [c["power_w"] for c in st["cells"]],
-                            "sleeping": [c["sleeping"] for c in st["cells"]]})
-
-    return during
 
 
 # -- the whole demo -------------------------------------------------------------------------------

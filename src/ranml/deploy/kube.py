@@ -134,11 +134,11 @@ class KubeRollout:
 
     def _exists(self, what: str, fn: Any, name: str) -> bool:
         try:
-            self._call(what, fn, name, self.namespace)
-        except DeployError as exc:
-            if "HTTP 404" in str(exc):
+            fn(name, self.namespace)
+        except _kube().client.ApiException as exc:
+            if exc.status == 404:
                 return False
-            raise
+            return bool(self._call(what, fn, name, self.namespace))  # raises with the API's message
         return True
 
     def deployment(self, name: str) -> dict[str, Any]:

@@ -22,7 +22,8 @@ from typing import Any
 
 from ranml.errors import ConfigError
 
-__all__ = ["OPERATIONS", "PolicyRequest", "parse_policy_request", "policy_query", "policy_response"]
+__all__ = ["OPERATIONS", "PolicyRequest", "instances_after", "parse_policy_request", "policy_query",
+           "policy_response"]
 
 OPERATIONS = ("CREATE", "UPDATE", "DELETE")
 
@@ -74,3 +75,11 @@ def policy_response(request: PolicyRequest, handler_id: str, ok: bool) -> bytes:
 def policy_query(policy_type_id: int) -> bytes:
     """The 20012 query for the instances of a policy type."""
     return json.dumps({"policy_type_id": policy_type_id}).encode()
+
+
+def instances_after(kept: dict[str, dict[str, Any]], request: PolicyRequest | None = None) -> list[dict[str, Any]]:
+    """The payloads of a type's instances once ``request`` applies (``kept``: the instances so far)."""
+    if request is None:
+        return list(kept.values())
+    others = [p for k, p in kept.items() if k != request.policy_instance_id]
+    return others if request.operation == "DELETE" else [*others, request.payload]

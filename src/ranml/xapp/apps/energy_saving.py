@@ -24,7 +24,7 @@ from pydantic import Field
 
 from ranml.protocols.a1policies import SLEEP_SCHEDULE, SleepSchedule
 from ranml.protocols.e2sm import NrCgi
-from ranml.xapp.a1 import PolicyRequest
+from ranml.xapp.a1 import PolicyRequest, instances_after
 from ranml.xapp.app import CellReport, XApp
 from ranml.xapp.apps._load import MEASUREMENTS, CellView, LoadSettings, load_model, neighbours, observe
 from ranml.xapp.context import Context
@@ -59,17 +59,15 @@ async def lifespan(ctx: Context):  # type: ignore[no-untyped-def]
         ctx.scratch["asleep"] = dict(ctx.state.get("asleep", {}))  # cell -> time it was switched off
         ctx.scratch["changed"] = {}
         ctx.scratch["schedule"] = SleepSchedule.combine(
-            list(ctx.policies.get(SLEEP_SCHEDULE.policy_type_id, {}).values()))
+            instances_after(ctx.policies.get(SLEEP_SCHEDULE.policy_type_id, {})))
         yield
 
 
 @app.on_policy(SLEEP_SCHEDULE.policy_type_id)
 async def sleep_schedule(ctx: Context, request: PolicyRequest) -> None:
     """A day-ahead sleep schedule from the rApp: the listed cells sleep only inside their windows."""
-    others = [p for k, p in ctx.policies.get(SLEEP_SCHEDULE.policy_type_id, {}).items()
-              if k != request.policy_instance_id]
-    current = [] if request.operation == "DELETE" else [request.payload]
-    schedule = SleepSchedule.combine(others + current)  # raises ConfigError when malformed
+    schedule = SleepSchedule.combine(
+        instances_after(ctx.policies.get(SLEEP_SCHEDULE.policy_type_id, {}), request))  # ConfigError if malformed
     ctx.scratch["schedule"] = schedule
     ctx.log.info("sleep schedule %s: %d cells, %d windows", request.operation.lower(), len(schedule.windows),
                  sum(len(w) for w in schedule.windows.values()))

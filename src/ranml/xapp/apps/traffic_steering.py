@@ -18,7 +18,7 @@ from pydantic import Field
 
 from ranml.protocols.a1policies import SLEEP_SCHEDULE, TRAFFIC_STEERING, SleepSchedule
 from ranml.protocols.e2sm import NrCgi, enumerated_ue_id
-from ranml.xapp.a1 import PolicyRequest
+from ranml.xapp.a1 import PolicyRequest, instances_after
 from ranml.xapp.app import CellReport, XApp
 from ranml.xapp.apps._load import MEASUREMENTS, LoadSettings, load_model, neighbours, observe
 from ranml.xapp.context import Context
@@ -50,7 +50,7 @@ async def lifespan(ctx: Context):  # type: ignore[no-untyped-def]
     async with load_model(ctx, s, {"handovers_sent": 0, "steering_decisions": 0, "backoffs": 0}):
         ctx.scratch["band"] = tuple(ctx.state.get("band", [s.high, s.low]))
         ctx.scratch["schedule"] = SleepSchedule.combine(
-            list(ctx.policies.get(SLEEP_SCHEDULE.policy_type_id, {}).values()))
+            instances_after(ctx.policies.get(SLEEP_SCHEDULE.policy_type_id, {})))
         ctx.scratch["cooldown"] = {}
         yield
 
@@ -75,10 +75,8 @@ async def band_policy(ctx: Context, request: PolicyRequest) -> None:
 @app.on_policy(SLEEP_SCHEDULE.policy_type_id)
 async def sleep_schedule(ctx: Context, request: PolicyRequest) -> None:
     """Keep the energy-saving schedule, to avoid steering UEs into cells about to sleep."""
-    others = [p for k, p in ctx.policies.get(SLEEP_SCHEDULE.policy_type_id, {}).items()
-              if k != request.policy_instance_id]
-    current = [] if request.operation == "DELETE" else [request.payload]
-    ctx.scratch["schedule"] = SleepSchedule.combine(others + current)  # raises ConfigError when malformed
+    ctx.scratch["schedule"] = SleepSchedule.combine(
+        instances_after(ctx.policies.get(SLEEP_SCHEDULE.policy_type_id, {}), request))  # ConfigError if malformed
 
 
 @app.on_report
