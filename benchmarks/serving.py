@@ -3,7 +3,10 @@
 For each exported zoo model at batch 1 on one thread: p50/p99 of bare ``session.run`` (same graph,
 same options), of ``Predictor.predict`` (overhead ratio), and of the HTTP path through a real
 uvicorn server on 127.0.0.1; the FLOP floor (model FLOPs ÷ a float32 matmul rate measured in this
-run) and each p99's ratio to it. Then a 1 kHz loop on one model without and with hot swaps.
+run) and each p99's ratio to it; the same Predictor on the Python-binding engine for comparison.
+Then a 1 kHz loop on one model in alternating steady / swapping phases, for three loop styles: the
+C-API engine with the loop handing its slack to ``ModelSlot.idle``, the C-API engine without, and
+the Python binding (the JSON's ``swap`` is the first; ``swap_by_engine`` holds all three).
 
     python benchmarks/serving.py [--quick] --json OUT.json
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -71,6 +75,17 @@ def matmul_rate() -> float:
     return 2 * 256**3 * reps / (time.perf_counter() - t0)
 
 
+def steal_ms(_first: list[int] = []) -> float:  # noqa: B006 - remembers the first reading
+    """CPU time this VM's vCPUs waited for the host since the first call (``/proc/stat`` steal)."""
+    try:
+        ticks = int(Path("/proc/stat").read_text().split()[8])
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+    if not _first:
+        _first.append(ticks)
+    return (ticks - _first[0]) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def bare_session(model: bytes):
     import onnxruntime as ort
 
@@ -101,42 +116,82 @@ def start_server(registry: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("server did not start")
 
 
-def run_1khz(slot: ModelSlot, cells, windows, seconds: float, deadline_s: float,
-             swap_every_s: float | None, make_next) -> dict:
-    """Call ``slot.predict`` at 1 kHz; optionally swap versions in the background."""
-    lat, misses, failed = [], 0, 0
-    stop = threading.Event()
-    swaps = [0]
+def run_1khz(slot: ModelSlot, cells, windows, rounds: int, deadline_s: float, make_next, use_idle: bool) -> dict:
+    """Call ``slot.predict`` at 1 kHz in alternating one-second phases: steady, then with two swaps.
 
-    def swapper():
-        n = 0
-        while not stop.wait(swap_every_s):
-            n += 1
-            slot.swap_in_background(make_next(n)).result()
-            swaps[0] += 1
+    Alternating phases expose both to the same machine noise (this VM misses a few 1 ms ticks now
+    and then with no swap at all). Latency is the response time from the scheduled tick: a call
+    that started late because the loop was held up counts its lateness too, as in a control loop.
+    With ``use_idle`` the loop hands its slack to ``slot.idle()`` while it waits for the next tick.
+    """
+    import gc
 
-    t = threading.Thread(target=swapper) if swap_every_s else None
-    if t:
-        t.start()
-    period = 1e-3
-    next_tick = time.perf_counter()
-    end = next_tick + seconds
-    while next_tick < end:
-        while time.perf_counter() < next_tick:
-            pass
-        f = slot.predict(cells, windows)
-        # Response time from the scheduled tick: a call that started late (the loop was held up)
-        # counts its lateness too, as it would in a control loop.
-        us = (time.perf_counter() - next_tick) * 1e6
-        lat.append(us)
-        misses += us > deadline_s * 1e6
-        failed += f.fallback
-        next_tick += period
-    stop.set()
-    if t:
-        t.join()
-    p50, p99 = percentiles(np.array(lat))
-    return {"p50_us": p50, "p99_us": p99, "misses": misses, "failed": failed, "calls": len(lat), "swaps": swaps[0]}
+    period, phase_ticks = 1e-3, 1000
+    lat = {"steady": np.empty(rounds * phase_ticks), "swap": np.empty(rounds * phase_ticks)}
+    at = np.empty(rounds * phase_ticks)  # scheduled time of each swap-phase tick
+    misses = {"steady": 0, "swap": 0}
+    failed, swaps = 0, 0
+    windows_s: list[tuple[float, float]] = []  # (start, end) of each swap's preparation
+    # Versions are constructed (cheap) up front; each swap phase has a helper thread that starts
+    # and swaps two of them, 0.1 s and 0.6 s into the phase, while the loop keeps its ticks.
+    upcoming = [make_next(n + 1) for n in range(2 * rounds)]
+
+    def swapper(pair):
+        for delay, new in zip((0.1, 0.4), pair, strict=True):
+            time.sleep(delay)
+            t0 = time.perf_counter()
+            slot.swap(new)
+            windows_s.append((t0, time.perf_counter()))
+
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        for r in range(rounds):
+            for phase in ("steady", "swap"):
+                helper = None
+                if phase == "swap":
+                    helper = threading.Thread(target=swapper, args=(upcoming[2 * r : 2 * r + 2],))
+                    helper.start()
+                buf, base = lat[phase], r * phase_ticks
+                next_tick = time.perf_counter()
+                for i in range(phase_ticks):
+                    if use_idle:
+                        while time.perf_counter() < next_tick:
+                            slot.idle(next_tick)
+                    else:
+                        while time.perf_counter() < next_tick:
+                            pass
+                    f = slot.predict(cells, windows)
+                    us = (time.perf_counter() - next_tick) * 1e6
+                    buf[base + i] = us
+                    if phase == "swap":
+                        at[base + i] = next_tick
+                    misses[phase] += us > deadline_s * 1e6
+                    failed += f.fallback
+                    next_tick += period
+                if helper is not None:
+                    helper.join()
+                    swaps += 2
+    finally:
+        gc.enable()
+        gc.unfreeze()
+    s50, s99 = percentiles(lat["steady"])
+    w50, w99 = percentiles(lat["swap"])
+    # Ticks scheduled while a swap was being prepared (and the two after it): a miss there may be
+    # the swap's; a miss elsewhere in the swap phase is the machine's, as in the steady phase.
+    inside = np.zeros(len(at), dtype=bool)
+    for t0, t1 in windows_s:
+        inside |= (at >= t0 - period) & (at <= t1 + 2 * period)
+    during = lat["swap"][inside]
+    return {"steady_p50_us": s50, "steady_p99_us": s99, "swap_p50_us": w50, "swap_p99_us": w99,
+            "steady_misses": misses["steady"], "swap_phase_misses": misses["swap"],
+            "swap_misses": int((during > deadline_s * 1e6).sum()), "ticks_during_swaps": int(inside.sum()),
+            "during_swaps_p50_us": float(np.percentile(during, 50)) if len(during) else float("nan"),
+            "during_swaps_max_us": float(during.max()) if len(during) else float("nan"),
+            "prepare_ms_p50": float(np.median([1e3 * (b - a) for a, b in windows_s])),
+            "failed_calls": failed, "swaps": swaps, "calls": 2 * rounds * phase_ticks,
+            "deadline_us": deadline_s * 1e6}
 
 
 def main() -> int:
@@ -172,18 +227,28 @@ def main() -> int:
         sess = bare_session(result.files["model"])
         bare = time_calls(lambda s=sess: s.run(None, {"x": x}), calls)
         pred = Predictor(result.files["model"], result.manifest, "1.0.0").start()
+        pred_py = Predictor(result.files["model"], result.manifest, "1.0.0", engine="python").start()
         shift, scale = data.scaler.shift[cells_idx], data.scaler.scale[cells_idx]
         raw = x.copy()
         raw[:, :, :2] = x[:, :, :2] * scale[:, None, :] + shift[:, None, :]
-        inproc = time_calls(lambda p=pred, w=raw: p.predict(cells, w), calls)
+        # Interleaved in short blocks so that drifts of this shared machine hit all three alike.
+        bare_l, inproc_l, py_l = [], [], []
+        for _ in range(10):
+            bare_l.append(time_calls(lambda s=sess: s.run(None, {"x": x}), calls // 10, warmup=20))
+            inproc_l.append(time_calls(lambda p=pred, w=raw: p.predict(cells, w), calls // 10, warmup=20))
+            py_l.append(time_calls(lambda p=pred_py, w=raw: p.predict(cells, w), calls // 10, warmup=20))
+        bare, inproc, inproc_py = np.concatenate(bare_l), np.concatenate(inproc_l), np.concatenate(py_l)
         b50, b99 = percentiles(bare)
         p50, p99 = percentiles(inproc)
+        py50, _ = percentiles(inproc_py)
         floor = flops / rate * 1e6
         rows.append({"model": name, "flops": flops, "floor_us": floor, "bare_p50_us": b50, "bare_p99_us": b99,
                      "p50_us": p50, "p99_us": p99, "overhead_ratio": p50 / b50,
-                     "floor_ratio": p99 / floor if floor > 0 else None, "_raw": raw})
+                     "floor_ratio": p99 / floor if floor > 0 else None, "engine": pred.engine_used,
+                     "python_engine_p50_us": py50, "bare_floor_ratio": b99 / floor if floor > 0 else None,
+                     "_raw": raw})
         print(f"{name:14s} bare p50 {b50:7.1f} p99 {b99:7.1f} | predictor p50 {p50:7.1f} p99 {p99:7.1f} "
-              f"| overhead {p50 / b50:5.2f}x | floor {floor:7.1f} us", flush=True)
+              f"(binding engine p50 {py50:7.1f}) | overhead {p50 / b50:5.2f}x | floor {floor:7.1f} us", flush=True)
     proc, base = start_server(tmp / "reg") if not args.swap_only else (None, "")
     try:
         if proc is None:
@@ -212,15 +277,16 @@ def main() -> int:
     shift, scale = data.scaler.shift[cells_idx], data.scaler.scale[cells_idx]
     raw = x.copy()
     raw[:, :, :2] = x[:, :, :2] * scale[:, None, :] + shift[:, None, :]
-    slot = ModelSlot(Predictor(r.files["model"], r.manifest, "1.0.0")).start()
-    make = lambda n: Predictor(r.files["model"], r.manifest, f"1.0.{n}")  # noqa: E731
-    seconds = 3.0 if args.quick else 10.0
-    steady = run_1khz(slot, cells, raw, seconds, 1e-3, None, make)
-    swapping = run_1khz(slot, cells, raw, seconds, 1e-3, 0.5, make)
-    swap = {"model": swap_model, "steady_p99_us": steady["p99_us"], "swap_p99_us": swapping["p99_us"],
-            "steady_misses": steady["misses"], "swap_misses": swapping["misses"],
-            "failed_calls": steady["failed"] + swapping["failed"], "swaps": swapping["swaps"],
-            "calls": steady["calls"] + swapping["calls"], "deadline_us": 1000.0}
+    rounds = 3 if args.quick else 10
+    steal_ms()
+    by_engine = {}
+    for label, engine, use_idle in (("capi+idle", "capi", True), ("capi", "capi", False), ("python", "python", False)):
+        slot = ModelSlot(Predictor(r.files["model"], r.manifest, "1.0.0", engine=engine)).start()
+        make = lambda n, e=engine: Predictor(r.files["model"], r.manifest, f"1.0.{n}", engine=e)  # noqa: E731
+        by_engine[label] = {"model": swap_model, "engine": engine, "loop_calls_idle": use_idle,
+                            **run_1khz(slot, cells, raw, rounds, 1e-3, make, use_idle)}
+        print(f"1 kHz hot swap via {label}: {by_engine[label]}", flush=True)
+    swap = dict(by_engine["capi+idle"])
     print()
     print(f"{'model':14s} {'MFLOP':>7s} {'floor':>7s} {'bare50':>7s} {'pred50':>7s} {'pred99':>7s} {'ovh':>5s} "
           f"{'p99/flr':>7s} {'http50':>8s} {'http/in':>7s}")
@@ -229,12 +295,18 @@ def main() -> int:
         print(f"{row['model']:14s} {row['flops'] / 1e6:7.3f} {row['floor_us']:7.1f} {row['bare_p50_us']:7.1f} "
               f"{row['p50_us']:7.1f} {row['p99_us']:7.1f} {row['overhead_ratio']:5.2f} {fr} "
               f"{row['http_p50_us']:8.0f} {row['http_ratio']:7.1f}")
-    ratio = swap["swap_p99_us"] / swap["steady_p99_us"]
-    print(f"\n1 kHz on {swap_model}: steady p99 {swap['steady_p99_us']:.0f} us, misses {swap['steady_misses']}; "
-          f"with {swap['swaps']} swaps p99 {swap['swap_p99_us']:.0f} us ({ratio:.2f}x), "
-          f"misses {swap['swap_misses']}, failed calls {swap['failed_calls']}")
+    print()
+    print(f"1 kHz on {swap_model}, deadline 1 ms; this VM's steal time during the run: {steal_ms():.0f} ms")
+    print(f"{'loop':10s} {'steady p99':>10s} {'swap p99':>9s} {'ratio':>6s} {'steady miss':>11s} "
+          f"{'swap-phase miss':>15s} {'miss in swaps':>13s} {'ticks in swaps':>14s} {'max in swaps':>12s} "
+          f"{'failed':>6s}")
+    for label, w in by_engine.items():
+        ratio = w["swap_p99_us"] / w["steady_p99_us"]
+        print(f"{label:10s} {w['steady_p99_us']:10.0f} {w['swap_p99_us']:9.0f} {ratio:6.2f} "
+              f"{w['steady_misses']:11d} {w['swap_phase_misses']:15d} {w['swap_misses']:13d} "
+              f"{w['ticks_during_swaps']:14d} {w['during_swaps_max_us']:12.0f} {w['failed_calls']:6d}")
     if args.json:
-        args.json.write_text(json.dumps({"models": rows, "swap": swap}, indent=2))
+        args.json.write_text(json.dumps({"models": rows, "swap": swap, "swap_by_engine": by_engine}, indent=2))
     return 0
 
 

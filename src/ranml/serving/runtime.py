@@ -10,16 +10,28 @@ persistence when the window is shorter than a day) and the event is counted for 
 The deadline is checked when the call returns (ONNX Runtime cannot be pre-empted cheaply at kHz
 rates); a miss therefore still costs the call's time, and is reported so that the control loop and
 the canary policy can act on it.
+
+Two engines run the session. On CPU the default is ONNX Runtime's C API through ctypes
+(:mod:`ranml.serving.ort_capi`): the session is built without holding the GIL, so a hot swap
+prepared on a helper thread does not stall the serving thread. Otherwise (another provider, or the
+C library missing) the Python binding with IOBinding. Both run on pre-bound buffers.
+
+The hot path of a one-row call is a handful of numpy calls on buffers prepared in advance: the
+per-cell scaler is expanded to the window's full shape once per cell (no broadcasting per call),
+finiteness is checked with one dot product over the bound buffer, and the latency goes into a
+preallocated ring. ``benchmarks/serving.py`` measures it against a bare ``session.run``.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -30,7 +42,9 @@ __all__ = ["Forecast", "Predictor", "VersionMetrics"]
 
 log = logging.getLogger("ranml.serving.runtime")
 
-_LATENCY_WINDOW = 4096
+_LATENCY_WINDOW = 4096  # a power of two: the ring index is a mask
+_RING_MASK = _LATENCY_WINDOW - 1
+_CELL_CACHE_BYTES = 64 << 20  # full-shape scaler arrays kept per cell, at most this much
 
 
 @dataclass
@@ -47,13 +61,23 @@ class VersionMetrics:
 
     def record(self, latency_us: float) -> None:
         """Add one call's latency to the rolling window."""
-        self.latencies_us[self.calls % _LATENCY_WINDOW] = latency_us
+        self.latencies_us[self.calls & _RING_MASK] = latency_us
         self.calls += 1
 
     def percentile(self, q: float) -> float:
-        """Latency percentile over the last calls (µs); NaN before the first call."""
+        """Latency percentile over the last calls (µs, linear interpolation); NaN before the first call.
+
+        Computed from a sort rather than ``np.percentile``, whose first call in a process imports
+        ``numpy.ma`` (measured: 15 ms holding the GIL, which stalled a 1 kHz serving thread).
+        """
         n = min(self.calls, _LATENCY_WINDOW)
-        return float(np.percentile(self.latencies_us[:n], q)) if n else float("nan")
+        if not n:
+            return float("nan")
+        ordered = np.sort(self.latencies_us[:n])
+        pos = (n - 1) * q / 100.0
+        lo = int(pos)
+        hi = min(lo + 1, n - 1)
+        return float(ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo))
 
     def snapshot(self) -> dict[str, float]:
         """Plain numbers for logs and ``/metrics``."""
@@ -62,9 +86,8 @@ class VersionMetrics:
                 "p50_us": self.percentile(50), "p99_us": self.percentile(99)}
 
 
-@dataclass(frozen=True)
-class Forecast:
-    """The answer to one call."""
+class Forecast(NamedTuple):
+    """The answer to one call (``values[n, horizon]`` in original units)."""
 
     values: np.ndarray
     version: str
@@ -86,6 +109,24 @@ class _PauseBetweenSteps(set[str]):
         return super().__iter__()
 
 
+class _Bound:
+    """Buffers of one batch size bound to the session, and the call that runs the model on them.
+
+    ``run`` reads ``x`` and writes ``y``; ``x_flat``/``y_flat`` are views of the same memory and
+    ``ones_x``/``ones_y`` make a finiteness check one dot product (NaN and inf propagate).
+    """
+
+    __slots__ = ("keep", "ones_x", "ones_y", "run", "x", "x_flat", "y", "y_flat")
+
+    def __init__(self, run: Callable[[], object], x: np.ndarray, y: np.ndarray, keep: object = None) -> None:
+        self.run = run
+        self.x, self.y = x, y
+        self.x_flat, self.y_flat = x.reshape(-1), y.reshape(-1)
+        self.ones_x = np.ones(x.size, dtype=np.float32)
+        self.ones_y = np.ones(y.size, dtype=np.float32)
+        self.keep = keep  # the native binding or IOBinding that must live as long as the buffers
+
+
 class Predictor:
     """A model version ready to answer within a deadline.
 
@@ -104,29 +145,41 @@ class Predictor:
     providers
         Execution providers in order of preference; the one actually used is in :attr:`provider`.
     warmup
-        Calls made by :meth:`start` before the predictor takes traffic.
+        Calls made by :meth:`start` before the predictor takes traffic (the first runs of a new
+        session are 2–3× slower; measured steady after 3–4).
+    engine
+        ``auto`` (the C API on CPU when available, else the Python binding), ``capi`` or
+        ``python``; the one used is in :attr:`engine_used`.
     """
 
     def __init__(self, model: bytes, manifest: ModelManifest, version: str, threads: int = 1,
-                 providers: Sequence[str] = ("CPUExecutionProvider",), warmup: int = 20) -> None:
+                 providers: Sequence[str] = ("CPUExecutionProvider",), warmup: int = 8,
+                 engine: str = "auto") -> None:
         if not manifest.format.startswith("onnx"):
             raise RanmlError(f"the runtime serves ONNX models; {manifest.name} {version} is {manifest.format}")
+        if engine not in ("auto", "capi", "python"):
+            raise RanmlError(f"engine must be auto, capi or python; got {engine!r}")
         self.manifest = manifest
         self.version = version
         self.threads = threads
         self.providers = tuple(providers)
         self.warmup = warmup
+        self.engine = engine
+        self.engine_used: str | None = None
         self.metrics = VersionMetrics()
-        self._between_steps: Callable[[], None] | None = None
         self._model = model
+        self._provider: str | None = None
         self._session: Any = None
-        self._bindings: dict[int, tuple[Any, np.ndarray, np.ndarray]] = {}
+        self._bindings: dict[int, _Bound] = {}
+        self._bound1: _Bound | None = None
         self._lock = threading.Lock()
+        self._window_dims = tuple(manifest.input_shape)
+        self._grid = manifest.kind != "series"
         s = manifest.scaler
         self._cell_index = {c: i for i, c in enumerate(s.cells)}
-        # Per-cell affine maps precomputed for the hot path: z = x·A + B over every input feature
-        # (calendar features: A = 1, B = 0), forecast = y·S + T for the target. The last row is the
-        # average cell, used for cells the model was not fitted on.
+        # Per-cell affine maps: z = x·A + B over every input feature (calendar features: A = 1,
+        # B = 0), forecast = y·S + T for the target. The last row is the average cell, used for
+        # cells the model was not fitted on.
         shift = np.asarray(s.shift, dtype=np.float64)
         scale = np.asarray(s.scale, dtype=np.float64)
         shift = np.vstack([shift, shift.mean(axis=0)])
@@ -142,6 +195,12 @@ class Predictor:
         self._B = b.astype(np.float32)[:, None, :]
         self._S = scale[:, t : t + 1].astype(np.float32)
         self._T = shift[:, t : t + 1].astype(np.float32)
+        # One-row calls use the maps expanded to the full window/forecast shape: a plain
+        # element-wise ufunc is ~4× cheaper than a broadcasting one at these sizes.
+        self._cell_maps: dict[str, tuple[np.ndarray, ...]] = {}
+        self._average_maps: tuple[np.ndarray, ...] | None = None
+        per_cell = 2 * 4 * (int(np.prod(self._window_dims)) + int(np.prod(manifest.output_shape)))
+        self._cell_cache_size = max(1, _CELL_CACHE_BYTES // per_cell)
         self._season = max(1, round(86400 / manifest.step_seconds))
 
     @classmethod
@@ -153,12 +212,12 @@ class Predictor:
     @property
     def provider(self) -> str | None:
         """The execution provider in use (after :meth:`start`)."""
-        return self._session.get_providers()[0] if self._session is not None else None
+        return self._provider
 
     @property
     def started(self) -> bool:
         """Whether the session exists and has been warmed up."""
-        return self._session is not None
+        return self._bound1 is not None
 
     def start(self) -> Predictor:
         """Create the ONNX Runtime session, bind batch-1 buffers and warm up."""
@@ -169,77 +228,88 @@ class Predictor:
     def start_steps(self, between: Callable[[], None] | None = None) -> Iterator[str]:
         """:meth:`start` in steps, yielding between them.
 
-        Creating a session holds the GIL for about a millisecond (measured: 1.0–1.5 ms for a small
-        LSTM); a hot swap runs each step right after the serving thread finished a call, so the
-        step uses the loop's slack instead of stalling a call in flight. ``between`` is also called
-        inside session creation, between its two native steps.
+        With the C API the session is built without the GIL. The Python binding holds it while it
+        builds (1–2 ms for a small LSTM); there ``between`` is also called inside session creation,
+        between its two native steps, so that a hot swap can place each step in the serving loop's
+        slack.
         """
         import onnxruntime as ort
 
-        self._between_steps = between
+        available = set(ort.get_available_providers())
+        providers = [p for p in self.providers if p in available] or ["CPUExecutionProvider"]
+        # The registry stores a graph already optimised at the level export measured as fastest.
+        runtime = self.manifest.runtime
+        optimised = bool(runtime and runtime.optimized_file)
+        native = None
+        if self.engine != "python" and providers[0] == "CPUExecutionProvider":
+            from ranml.serving.ort_capi import native_runtime
+
+            native = native_runtime()
+        if self.engine == "capi" and native is None:
+            raise RanmlError("engine='capi' needs ONNX Runtime's C library on CPU; use engine='auto'")
+        if native is not None:
+            try:
+                session: Any = native.create_session(self._model, self.threads, "off" if optimised else "all")
+            except RanmlError as exc:
+                raise RanmlError(f"{self.manifest.name} {self.version}: cannot create a session: {exc}") from exc
+            self._provider, self.engine_used = "CPUExecutionProvider", "capi"
+        else:
+            session = self._python_session(ort, providers, optimised, between)
+            self._provider, self.engine_used = session.get_providers()[0], "python"
+        yield "session"
+        self._session = session
+        self._bound1 = self._binding(1)
+        yield "bound"
+        x = np.zeros([1, *self.manifest.input_shape], dtype=np.float32)
+        for _ in range(self.warmup):
+            np.copyto(self._bound1.x, x)
+            self._bound1.run()
+            yield "warmup"
+        log.info("started %s %s on %s via %s (%d threads)", self.manifest.name, self.version, self._provider,
+                 self.engine_used, self.threads)
+
+    def _python_session(self, ort: Any, providers: list[str], optimised: bool,
+                        between: Callable[[], None] | None) -> Any:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.log_severity_level = 3
-        runtime = self.manifest.runtime
-        # The registry stores a graph already optimised at the level export measured as fastest.
         level = ort.GraphOptimizationLevel
-        opts.graph_optimization_level = (level.ORT_DISABLE_ALL if runtime and runtime.optimized_file
-                                         else level.ORT_ENABLE_ALL)
-        available = set(ort.get_available_providers())
-        providers = [p for p in self.providers if p in available] or ["CPUExecutionProvider"]
-        # ONNX Runtime builds a session in two native calls (parse, then initialise), each holding
-        # the GIL for ~0.7 ms here. The optimiser deny-list is read between them; reading it is our
-        # chance to let the caller's pacing hook run, so each call lands in the serving loop's slack.
-        pause = _PauseBetweenSteps(self._between_steps)
+        opts.graph_optimization_level = level.ORT_DISABLE_ALL if optimised else level.ORT_ENABLE_ALL
+        # The binding builds a session in two native calls (parse, then initialise). The optimiser
+        # deny-list is read between them; reading it is our chance to run the caller's pacing hook.
         try:
-            session = ort.InferenceSession(self._model, opts, providers=providers, disabled_optimizers=pause)
+            return ort.InferenceSession(self._model, opts, providers=providers,
+                                        disabled_optimizers=_PauseBetweenSteps(between))
         except Exception as exc:
             raise RanmlError(f"{self.manifest.name} {self.version}: cannot create a session: {exc}") from exc
-        yield "session"
-        self._session = session
-        self._binding(1)
-        yield "bound"
-        x = np.zeros([1, *self.manifest.input_shape], dtype=np.float32)
-        for _ in range(self.warmup):
-            self._run_scaled(x)
-            yield "warmup"
-        log.info("started %s %s on %s (%d threads)", self.manifest.name, self.version, self.provider, self.threads)
 
-    def _binding(self, n: int) -> tuple[Any, np.ndarray, np.ndarray]:
+    def _binding(self, n: int) -> _Bound:
         bound = self._bindings.get(n)
         if bound is None:
             m = self.manifest
             x = np.zeros([n, *m.input_shape], dtype=np.float32)
             y = np.zeros([n, *m.output_shape], dtype=np.float32)
-            io = self._session.io_binding()
-            io.bind_cpu_input(m.input_name, x)
-            io.bind_output(m.output_name, "cpu", 0, np.float32, list(y.shape), y.ctypes.data)
-            bound = (io, x, y)
+            if self.engine_used == "capi":
+                native = self._session.bind(m.input_name, x, m.output_name, y)
+                bound = _Bound(native.run, x, y, native)
+            else:
+                io = self._session.io_binding()
+                io.bind_cpu_input(m.input_name, x)
+                io.bind_output(m.output_name, "cpu", 0, np.float32, list(y.shape), y.ctypes.data)
+                bound = _Bound(functools.partial(self._session.run_with_iobinding, io), x, y, io)
             if len(self._bindings) < 8:  # keep buffers for the few batch sizes a loop uses
                 self._bindings[n] = bound
         return bound
 
-    def _run_scaled(self, z: np.ndarray) -> np.ndarray:
-        io, x, y = self._binding(len(z))
-        np.copyto(x, z, casting="same_kind")
-        return self._execute(io, y)
+    def _execute(self, bound: _Bound) -> None:
+        """Run the model on ``bound.x`` into ``bound.y``."""
+        bound.run()
 
-    def _execute(self, io: Any, y: np.ndarray) -> np.ndarray:
-        """Run the session on bound buffers; returns the bound output buffer (reused next call)."""
-        self._session.run_with_iobinding(io)
-        return y
-
-    def _rows(self, cells: Sequence[str]) -> slice | np.ndarray:
-        """Scaler rows for ``cells`` (a slice for one cell: no copy); unknown cells use the average."""
+    def _rows(self, cells: Sequence[str]) -> np.ndarray:
+        """Scaler rows for ``cells``; unknown cells use the average row and are counted."""
         unknown = len(self._A) - 1
-        if len(cells) == 1:
-            j = self._cell_index.get(cells[0])
-            if j is None:
-                self.metrics.unknown_cells += 1
-                j = unknown
-            return slice(j, j + 1)
         idx = np.empty(len(cells), dtype=np.int64)
         for i, c in enumerate(cells):
             j = self._cell_index.get(c)
@@ -248,6 +318,25 @@ class Predictor:
                 j = unknown
             idx[i] = j
         return idx
+
+    def _maps_for(self, cell: str) -> tuple[np.ndarray, ...]:
+        """Full-shape ``(A, B, S, T)`` of one cell (cached for known cells, within a memory budget)."""
+        j = self._cell_index.get(cell)
+        if j is None:
+            self.metrics.unknown_cells += 1
+            if self._average_maps is None:
+                self._average_maps = self._expanded(len(self._A) - 1)
+            return self._average_maps
+        maps = self._expanded(j)
+        if len(self._cell_maps) < self._cell_cache_size:
+            self._cell_maps[cell] = maps
+        return maps
+
+    def _expanded(self, j: int) -> tuple[np.ndarray, ...]:
+        x_shape = (1, *self._window_dims)
+        y_shape = (1, *self.manifest.output_shape)
+        return tuple(np.ascontiguousarray(np.broadcast_to(m[j], shape)) for m, shape in
+                     ((self._A, x_shape), (self._B, x_shape), (self._S, y_shape), (self._T, y_shape)))
 
     def fallback(self, windows: np.ndarray) -> np.ndarray:
         """Seasonal-naive forecast from raw windows (persistence when shorter than a season).
@@ -270,20 +359,30 @@ class Predictor:
     def _model_forecast(self, cells: Sequence[str], windows: np.ndarray) -> tuple[np.ndarray | None, str | None]:
         """Run the model; ``(values, None)`` on success, ``(None, reason)`` when it cannot be used."""
         try:
-            rows = self._rows(cells)
-            io, x, y = self._binding(len(windows))
+            if len(windows) == 1:
+                maps = self._cell_maps.get(cells[0])
+                a, b, s, t = maps if maps is not None else self._maps_for(cells[0])
+                bound: _Bound = self._bound1  # type: ignore[assignment]  # started: checked by the caller
+            else:
+                rows = self._rows(cells)
+                a, b, s, t = self._A[rows], self._B[rows], self._S[rows], self._T[rows]
+                bound = self._binding(len(windows))
             # Scale straight into the bound input buffer: two ufuncs, no temporaries.
-            np.multiply(windows, self._A[rows], out=x)
-            np.add(x, self._B[rows], out=x)
-            out = self._execute(io, y)
-            values = out * self._S[rows]
-            values += self._T[rows]
+            x = bound.x
+            np.multiply(windows, a, out=x)
+            np.add(x, b, out=x)
+            if not math.isfinite(np.dot(bound.x_flat, bound.ones_x)):
+                self.metrics.nonfinite += 1
+                return None, "non-finite input (a gap in the window)"
+            self._execute(bound)
+            if not math.isfinite(np.dot(bound.y_flat, bound.ones_y)):
+                self.metrics.nonfinite += 1
+                return None, "non-finite output"
+            values = bound.y * s
+            values += t
         except Exception as exc:  # a failing model must not take the loop down
             self.metrics.errors += 1
             return None, f"model error: {type(exc).__name__}: {exc}"
-        if not np.isfinite(values).all():
-            self.metrics.nonfinite += 1
-            return None, "non-finite output"
         return values, None
 
     def predict(self, cells: Sequence[str], windows: np.ndarray, deadline_s: float | None = None) -> Forecast:
@@ -293,25 +392,19 @@ class Predictor:
         order: the KPIs in original units (the target first), then calendar features as computed by
         ``ranml.benchmark.data.windows`` (they are not scaled).
 
-        Never raises for a model problem: errors, non-finite outputs and deadline misses return the
-        fallback forecast with ``fallback=True`` and the reason.
+        Never raises for a model problem: errors, non-finite inputs or outputs and deadline misses
+        return the fallback forecast with ``fallback=True`` and the reason.
         """
-        if self._session is None:
-            raise RanmlError(f"{self.manifest.name} {self.version}: call start() before predict()")
-        if self.manifest.kind != "series":
-            raise RanmlError("the runtime serves series models; grid models are served per grid")
-        if windows.ndim != 3 or list(windows.shape[1:]) != self.manifest.input_shape or len(cells) != len(windows):
-            raise RanmlError(f"windows must be [n, {', '.join(map(str, self.manifest.input_shape))}] with one cell "
-                             f"per row; got {list(windows.shape)} and {len(cells)} cells")
         t0 = time.perf_counter_ns()
-        reason = None
-        values: np.ndarray | None = None
+        if self._bound1 is None:
+            raise RanmlError(f"{self.manifest.name} {self.version}: call start() before predict()")
+        if self._grid or windows.shape[1:] != self._window_dims or len(cells) != len(windows) or not len(cells):
+            if self._grid:
+                raise RanmlError("the runtime serves series models; grid models are served per grid")
+            raise RanmlError(f"windows must be [n, {', '.join(map(str, self.manifest.input_shape))}] with one cell "
+                             f"per row (n ≥ 1); got {list(windows.shape)} and {len(cells)} cells")
         with self._lock:
-            if np.isfinite(windows).all():
-                values, reason = self._model_forecast(cells, windows)
-            else:
-                self.metrics.nonfinite += 1
-                reason = "non-finite input (a gap in the window)"
+            values, reason = self._model_forecast(cells, windows)
             elapsed_us = (time.perf_counter_ns() - t0) / 1e3
             if values is not None and deadline_s is not None and elapsed_us > deadline_s * 1e6:
                 self.metrics.misses += 1
@@ -319,6 +412,7 @@ class Predictor:
             if values is None:
                 self.metrics.fallbacks += 1
                 values = self.fallback(windows)
-            self.metrics.record(elapsed_us)
-        return Forecast(values=values, version=self.version, fallback=reason is not None, reason=reason,
-                        latency_us=elapsed_us)
+            m = self.metrics
+            m.latencies_us[m.calls & _RING_MASK] = elapsed_us
+            m.calls += 1
+        return Forecast(values, self.version, reason is not None, reason, elapsed_us)

@@ -5,19 +5,28 @@ started (session built from the pre-optimised graph with optimisations off, buff
 up) on a background thread while the old one keeps answering; then the reference is swapped in one
 assignment. Calls already running hold the old predictor and finish on it; nothing is dropped.
 
-Building a session holds the GIL for about a millisecond, which stalls a call that is running in
-the serving thread at that moment. The preparation therefore runs step by step, each step right
-after the serving thread finished a call, so it falls into the loop's idle time.
+How the new version is prepared, measured at 1 kHz on this 2-core machine (benchmarks/serving.py):
+
+* The session is built on the swapping thread. With the C-API engine (CPU, the default) ONNX
+  Runtime builds it without holding the GIL, so the serving thread keeps answering (the Python
+  binding holds the GIL for 1–2 ms per build, long enough to miss a 1 ms tick).
+* The remaining steps (binding buffers, warm-up runs) are where the serving thread would be
+  disturbed: each one run concurrently with a serving call contends for the GIL and the CPU and
+  slowed such calls 2–5×. A loop that knows its slack calls :meth:`ModelSlot.idle` while it
+  waits; the steps then run *in the serving thread*, one at a time, only while there is time
+  before its next call, and the swap itself happens there between two calls. A loop that never
+  calls :meth:`~ModelSlot.idle` gets the steps on the swapping thread, each right after a call.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,6 +35,9 @@ from ranml.serving.runtime import Forecast, Predictor
 __all__ = ["ModelSlot", "SwapEvent"]
 
 log = logging.getLogger("ranml.serving.swap")
+
+_HANDOFF_SLACK_S = 400e-6  # idle() sleeps only with at least this much time before the next call
+_HANDOFF_SLEEP_S = 50e-6
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,20 @@ class SwapEvent:
     to_version: str
     prepare_ms: float
     at: float
+
+
+@dataclass
+class _Pending:
+    """A version being prepared in the serving loop's idle time."""
+
+    new: Predictor
+    steps: Iterator[str]
+    t0: float
+    step_cost_s: float
+    progress_at: float
+    first_cost_s: float = 0.0
+    retired: Predictor | None = None
+    done: Future[SwapEvent] = field(default_factory=Future)
 
 
 class ModelSlot:
@@ -53,6 +79,10 @@ class ModelSlot:
         self._swap_lock = threading.Lock()
         self._idle = threading.Event()
         self.idle_wait_s = idle_wait_s
+        self._idle_seen = -1.0  # perf_counter() of the loop's last idle() call
+        self._pending: _Pending | None = None
+        self._step_lock = threading.Lock()
+        self._building = False
 
     @property
     def active(self) -> Predictor:
@@ -76,23 +106,117 @@ class ModelSlot:
         self._idle.clear()
         self._idle.wait(self.idle_wait_s)
 
+    def idle(self, until: float) -> None:
+        """Give the slot the serving loop's slack, up to ``time.perf_counter() == until``.
+
+        Call it while waiting for the next call (it returns at once when no swap is pending).
+        Pending preparation steps run here one at a time, each only if its estimated cost still
+        fits before ``until``; the last one makes the new version active between two calls.
+        """
+        now = self._idle_seen = time.perf_counter()
+        pending = self._pending
+        if pending is None:
+            if self._building and until - now > _HANDOFF_SLACK_S:
+                # The swapping thread needs the GIL before and after its (GIL-free) session build;
+                # sleeping here hands it over now, in the slack, rather than by a forced switch
+                # that could land in the middle of the next call.
+                time.sleep(_HANDOFF_SLEEP_S)
+            return
+        if not self._step_lock.acquire(blocking=False):
+            return
+        try:
+            while self._pending is pending and time.perf_counter() + pending.step_cost_s < until:
+                self._step(pending)
+        finally:
+            self._step_lock.release()
+
+    def _step(self, pending: _Pending) -> None:
+        """One preparation step of ``pending``; the last one activates it (caller holds the step lock)."""
+        try:
+            t0 = time.perf_counter()
+            next(pending.steps)
+            # The next step is of the same kind as this one (warm-up runs get faster, not slower);
+            # capped so that one step stretched by the machine does not hold the rest back.
+            pending.progress_at = now = time.perf_counter()
+            pending.step_cost_s = min(1.5 * (now - t0) + 20e-6, pending.first_cost_s)
+        except StopIteration:
+            self._pending = None
+            # The old version is released by the swapping thread (that holds ``pending``), not
+            # here: freeing a session takes 0.1–0.5 ms.
+            pending.retired = self._active
+            pending.done.set_result(self._activate(pending.new, pending.t0))
+        except Exception as exc:  # a broken version must not take the loop down
+            self._pending = None
+            log.warning("preparing %s failed, keeping %s: %s", pending.new.version, self._active.version, exc)
+            pending.done.set_exception(exc)
+
+    def _loop_calls_idle(self) -> bool:
+        return time.perf_counter() - self._idle_seen < 1.0
+
+    def _activate(self, new: Predictor, t0: float) -> SwapEvent:
+        prepare_ms = (time.perf_counter() - t0) * 1e3
+        old = self._active
+        self._active = new  # one reference assignment: atomic for readers
+        event = SwapEvent(old.version, new.version, prepare_ms, time.time())
+        self.events.append(event)
+        return event
+
     def swap(self, new: Predictor) -> SwapEvent:
-        """Start ``new`` (if needed) in this thread, then make it active."""
+        """Start ``new`` (if needed), then make it active; returns once it answers."""
         with self._swap_lock:
             t0 = time.perf_counter()
-            if not new.started:
+            if new.started:
+                event = self._activate(new, t0)
+            elif self._loop_calls_idle():
+                # Build the session here (no GIL with the C API), then hand the short steps to the
+                # serving loop's idle() calls; the loop makes the new version active itself.
+                self._building = True
+                try:
+                    steps = new.start_steps()
+                    next(steps)  # the session
+                finally:
+                    self._building = False
+                cost = self._step_cost_s()
+                pending = _Pending(new, steps, t0, cost, time.perf_counter(), cost)
+                self._pending = pending
+                event = self._wait_for(pending)
+            else:
                 # Each step (session creation, binding, each warm-up call) holds the GIL briefly;
                 # taking it right after a call leaves the serving thread's next call undisturbed.
                 self._after_a_call()
                 for _ in new.start_steps(between=self._after_a_call):
                     self._after_a_call()
-            prepare_ms = (time.perf_counter() - t0) * 1e3
-            old = self._active
-            self._active = new  # one reference assignment: atomic for readers
-            event = SwapEvent(old.version, new.version, prepare_ms, time.time())
-            self.events.append(event)
-        log.info("swapped %s → %s (prepared in %.1f ms)", old.version, new.version, prepare_ms)
+                event = self._activate(new, t0)
+        log.info("swapped %s → %s (prepared in %.1f ms)", event.from_version, event.to_version, event.prepare_ms)
         return event
+
+    def _wait_for(self, pending: _Pending) -> SwapEvent:
+        """Wait for the loop to finish ``pending``.
+
+        Take over the remaining steps when the loop stops calling :meth:`idle`, or when its slack
+        has been too short for a step for a second.
+        """
+        while True:
+            try:
+                return pending.done.result(timeout=0.2)
+            except TimeoutError:
+                if self._loop_calls_idle() and time.perf_counter() - pending.progress_at < 1.0:
+                    continue
+            log.info("the serving loop left no room for preparing %s; preparing it on this thread",
+                     pending.new.version)
+            with self._step_lock:
+                while self._pending is pending:
+                    self._after_a_call()
+                    self._step(pending)
+
+    def _step_cost_s(self) -> float:
+        """A first estimate of one preparation step (then each step's own duration is used).
+
+        The first run of a new session is 2–3× a warm one, and the active version's calls are a
+        guide to a warm one (they may be larger batches: the estimate is capped).
+        """
+        p50 = self._active.metrics.percentile(50)
+        return min(50e-6 + 3 * (200e-6 if math.isnan(p50) else p50 * 1e-6), 500e-6)  # NaN before any call
 
     def swap_in_background(self, new: Predictor) -> Future[SwapEvent]:
         """Prepare and swap on a helper thread; the returned future completes after the swap."""

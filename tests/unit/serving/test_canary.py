@@ -100,7 +100,7 @@ def test_shadow_mode_answers_with_champion_and_scores_both(data):
 def test_failing_challenger_is_rolled_back_at_once(data, monkeypatch):
     champion = predictor(data, "persistence", "1.0.0")
     challenger = predictor(data, "nlinear", "1.1.0", epochs=1)
-    monkeypatch.setattr(challenger, "_execute", lambda io, y: np.full_like(y, np.nan))
+    monkeypatch.setattr(challenger, "_execute", lambda bound: bound.y.fill(np.nan))
     ctl = CanaryController(champion, challenger, CanaryPolicy(fraction=1.0))
     issued, cells, windows, _, _ = next(stream(data))
     out = ctl.predict(cells, windows, issued_at=issued)
@@ -174,3 +174,79 @@ def test_decisions_move_registry_aliases(data, tmp_path):
     assert reg.aliases("m")["champion"] == "1.1.0"
     last = reg.history("m", "champion")[-1]
     assert last["by"] == "canary" and last["reason"] == "better by 5%"
+
+
+def serve_with_idle(slot, cells, windows, stop, answered, failures, call_idle=lambda: True):
+    """A serving loop at ~500 Hz that hands its slack to ``slot.idle`` while it waits."""
+    while not stop.is_set():
+        f = slot.predict(cells, windows)
+        if f.fallback:
+            failures.append(f.reason)
+        answered.append((f.version, threading.get_ident()))
+        until = time.perf_counter() + 0.002
+        while time.perf_counter() < until:
+            if call_idle():
+                slot.idle(until)
+
+
+def test_swap_is_finished_by_the_loop_in_its_idle_time(data):
+    first = predictor(data, "nlinear", "1.0.0", epochs=1)
+    slot = ModelSlot(first).start()
+    _, cells, windows, _, _ = next(stream(data))
+    stop, answered, failures = threading.Event(), [], []
+    activated_in = []
+    original = ModelSlot._activate
+
+    def spy(self, new, t0):
+        activated_in.append(threading.get_ident())
+        return original(self, new, t0)
+
+    loop = threading.Thread(target=serve_with_idle, args=(slot, cells, windows, stop, answered, failures))
+    ModelSlot._activate = spy
+    try:
+        loop.start()
+        while not answered:
+            time.sleep(0.001)
+        event = slot.swap(Predictor(first._model, first.manifest, "1.1.0"))
+        n = len(answered)
+        while len(answered) < n + 20:
+            time.sleep(0.001)
+    finally:
+        ModelSlot._activate = original
+        stop.set()
+        loop.join(timeout=30)
+    assert event.to_version == "1.1.0" and slot.active.version == "1.1.0" and failures == []
+    assert activated_in == [loop.ident]  # made active by the serving loop itself, between two calls
+    assert answered[-1][0] == "1.1.0"
+
+
+def test_swap_completes_when_the_loop_stops_calling_idle(data):
+    first = predictor(data, "nlinear", "1.0.0", epochs=1)
+    slot = ModelSlot(first).start()
+    _, cells, windows, _, _ = next(stream(data))
+    slot.idle(time.perf_counter())  # the loop called idle() once, then never again
+    event = slot.swap(Predictor(first._model, first.manifest, "1.1.0"))
+    assert event.to_version == "1.1.0" and not slot.predict(cells, windows).fallback
+
+
+def test_broken_version_prepared_in_idle_time_leaves_the_old_one(data, monkeypatch):
+    first = predictor(data, "nlinear", "1.0.0", epochs=1)
+    slot = ModelSlot(first).start()
+    _, cells, windows, _, _ = next(stream(data))
+    broken = Predictor(first._model, first.manifest, "1.1.0")
+    monkeypatch.setattr(broken, "_binding", lambda n: (_ for _ in ()).throw(RuntimeError("no memory for buffers")))
+    stop, answered, failures = threading.Event(), [], []
+    loop = threading.Thread(target=serve_with_idle, args=(slot, cells, windows, stop, answered, failures))
+    loop.start()
+    try:
+        while not answered:
+            time.sleep(0.001)
+        with pytest.raises(RuntimeError, match="no memory for buffers"):
+            slot.swap(broken)
+        n = len(answered)
+        while len(answered) < n + 10:
+            time.sleep(0.001)
+    finally:
+        stop.set()
+        loop.join(timeout=30)
+    assert slot.active.version == "1.0.0" and failures == [] and answered[-1][0] == "1.0.0"

@@ -35,16 +35,46 @@ def raw_windows(data, n=5):
     return [data.cells[c] for c in cells], raw.astype(np.float32)
 
 
-def test_predict_matches_the_model_in_original_units(exported):
+@pytest.mark.parametrize("engine", ["capi", "python"])
+def test_predict_matches_the_model_in_original_units(exported, engine):
     model, data, result = exported
-    pred = Predictor(result.files["model"], result.manifest, "1.0.0").start()
-    assert pred.provider == "CPUExecutionProvider" and pred.started
+    if engine == "capi":
+        from ranml.serving.ort_capi import native_runtime
+
+        if native_runtime() is None:
+            pytest.skip("this onnxruntime wheel ships no C library")
+    pred = Predictor(result.files["model"], result.manifest, "1.0.0", engine=engine).start()
+    assert pred.provider == "CPUExecutionProvider" and pred.started and pred.engine_used == engine
     cells, raw = raw_windows(data)
     f = pred.predict(cells, raw, deadline_s=1.0)
     assert not f.fallback and f.version == "1.0.0" and f.values.shape == (5, 3)
     expected = data.inverse(model.predict(data.x["test"][:5]), "test")
     np.testing.assert_allclose(f.values, expected, rtol=1e-3, atol=1e-3)
-    assert pred.metrics.calls >= 1 and pred.metrics.fallbacks == 0 and pred.metrics.percentile(50) > 0
+    # one row at a time (the per-cell fast path) gives the same numbers
+    for i in range(5):
+        one = pred.predict(cells[i : i + 1], raw[i : i + 1])
+        assert not one.fallback
+        np.testing.assert_allclose(one.values, f.values[i : i + 1], rtol=1e-5, atol=1e-5)
+    assert pred.metrics.calls >= 6 and pred.metrics.fallbacks == 0 and pred.metrics.percentile(50) > 0
+
+
+def test_latency_percentiles_match_numpy():
+    from ranml.serving.runtime import VersionMetrics
+
+    m = VersionMetrics()
+    assert np.isnan(m.percentile(50))
+    samples = np.random.default_rng(0).exponential(100.0, 5000)
+    for v in samples:
+        m.record(float(v))
+    window = samples[-4096:]
+    for q in (0, 1, 50, 99, 99.9, 100):
+        assert m.percentile(q) == pytest.approx(np.percentile(window, q))
+
+
+def test_unknown_engine_is_refused(exported):
+    _, _, result = exported
+    with pytest.raises(RanmlError, match="engine must be auto, capi or python"):
+        Predictor(result.files["model"], result.manifest, "1.0.0", engine="tensorrt")
 
 
 def test_gap_in_input_falls_back_to_seasonal_naive(exported):
@@ -63,11 +93,11 @@ def test_non_finite_output_and_model_errors_fall_back(exported, monkeypatch):
     _, data, result = exported
     pred = Predictor(result.files["model"], result.manifest, "1.0.0").start()
     cells, raw = raw_windows(data, 2)
-    monkeypatch.setattr(pred, "_execute", lambda io, y: np.full_like(y, np.inf))
+    monkeypatch.setattr(pred, "_execute", lambda bound: bound.y.fill(np.inf))
     f = pred.predict(cells, raw)
     assert f.fallback and f.reason == "non-finite output"
 
-    def boom(io, y):
+    def boom(bound):
         raise RuntimeError("kernel crashed")
 
     monkeypatch.setattr(pred, "_execute", boom)
