@@ -35,6 +35,9 @@ log = logging.getLogger("ranml.dapp")
 DecideFn = Callable[[np.ndarray, np.ndarray, np.ndarray], None]  # (forecast[n, H], slot cells[n, 3], out[n])
 
 
+_IDLE_GUARD_NS = 100_000  # slack handed to a hot swap ends this long before the next slot is due
+
+
 class SlotForecaster(Protocol):
     """Forecast ``horizon`` slots of PRB usage per cell from ``windows[n, window]``."""
 
@@ -84,6 +87,10 @@ class OnnxSlotForecaster:
         np.copyto(self._x[:, :, 0], windows[:, -self.input_steps:])
         f = self.slot.predict(self._cells, self._x, deadline_s)
         return f.values, f.fallback
+
+    def idle(self, until: float) -> None:
+        """Hand the time until the next slot (``perf_counter`` seconds) to a pending hot swap."""
+        self.slot.idle(until)
 
 
 class ModelHolder:
@@ -165,6 +172,8 @@ class DAppLoop:
         self._lat = np.zeros(max_log, dtype=np.int64)
         self.stats = LoopStats()
         self._prepared = False
+        self._period_ns = 0.0  # smoothed slot spacing, learnt from consecutive slots
+        self._prev_t_ns = 0
 
     def _decide_fallback(self) -> None:
         w = self.app.window
@@ -236,6 +245,23 @@ class DAppLoop:
         self._prepared = True
         return self
 
+    def _give_slack(self, skipped: int) -> None:
+        """Offer the time until the next slot is due (less a guard) to the forecaster's ``idle``.
+
+        A pending hot swap (see :meth:`ranml.serving.swap.ModelSlot.idle`) prepares the new version
+        there, one step at a time, instead of on the swapping thread where it would compete with
+        a slot for the GIL.
+        """
+        t_ns = int(self._slot["t_ns"])
+        prev, self._prev_t_ns = self._prev_t_ns, t_ns
+        if skipped or prev == 0 or t_ns <= prev:
+            return
+        gap = t_ns - prev
+        self._period_ns = gap if self._period_ns == 0 else 0.9 * self._period_ns + 0.1 * gap
+        idle = getattr(self.model.current, "idle", None)
+        if idle is not None:
+            idle((t_ns + self._period_ns - _IDLE_GUARD_NS) / 1e9)
+
     def run(self, stop: threading.Event, max_slots: int | None = None, idle_timeout_s: float = 2.0) -> LoopStats:
         """Loop until ``stop`` is set, ``max_slots`` are handled or the RAN side goes quiet."""
         if not self._prepared:
@@ -249,6 +275,7 @@ class DAppLoop:
                     log.info("no slot for %.1f s (or the RAN side closed): stopping", idle_timeout_s)
                     break
                 self.step(skipped)
+                self._give_slack(skipped)
         finally:
             gc.enable()
             gc.unfreeze()

@@ -8,7 +8,8 @@ Steps (each with a progress bar):
 1. telemetry: the synthetic small city (or ``--data FILE``), 1-minute reports;
 2. benchmark: the quick zoo on it (ONNX latency and accuracy), leaderboard and per-loop selection;
 3. models: the xApp loop's selection exported as ``load`` v1.0.0 (``champion``), the same model
-   better trained as v1.1.0, and a deliberately degraded v1.2.0 (trained on corrupted targets);
+   retrained on the site's own KPM history of the day before (:func:`ranml.e2sim.history.record_history`)
+   as v1.1.0, and a deliberately degraded v1.2.0 (trained on corrupted targets);
 4. closed loop: e2sim with the traffic-steering and energy-saving xApps as processes over RMR,
    once per policy (none / reactive / forecast); in the forecast run ``challenger`` moves to
    v1.1.0 (the energy-saving xApp canaries it on a share of the cells and promotes it on scored
@@ -159,14 +160,16 @@ def _pick_xapp_model(state: DemoState) -> dict[str, Any]:
 
 
 # -- 3. models ------------------------------------------------------------------------------------
-def _windows(telemetry: Path) -> Any:
-    """The training windows of the retrained versions (the benchmark's window spec, more windows)."""
-    import pandas as pd
+def _scenario_text(s: DemoSettings) -> str:
+    return SCENARIO.format(speed=s.speed, duration=f"{s.sim_hours:g}h", start=s.start_hour)
 
+
+def _windows(frame: Any) -> Any:
+    """Training windows from a telemetry frame (the benchmark's window spec, more windows)."""
     from ranml.benchmark.data.table import TelemetryTable
     from ranml.benchmark.data.windows import WindowSpec, make_windows
 
-    table = TelemetryTable.from_frame(pd.read_parquet(telemetry), "1min")
+    table = TelemetryTable.from_frame(frame, "1min")
     spec = WindowSpec.model_validate({"input_steps": 12, "horizon": 4, "target": "prb_util",
                                       "features": ["active_ues"], "split": {"train": 0.7, "val": 0.1},
                                       "max_train_windows": 6000, "max_eval_windows": 500})
@@ -174,7 +177,7 @@ def _windows(telemetry: Path) -> Any:
 
 
 def _train_variant(data: Any, model: str, epochs: int, degrade: bool, seed: int) -> Any:
-    """The chosen model retrained (more epochs), or trained on corrupted targets (degraded)."""
+    """The chosen model trained on ``data`` (the site's history), or on corrupted targets (degraded)."""
     from ranml.benchmark.models import ModelShape, TrainSettings, build_model
     from ranml.serving.export import ExportGates, export_model
 
@@ -188,11 +191,31 @@ def _train_variant(data: Any, model: str, epochs: int, degrade: bool, seed: int)
     return export_model(net, data, model, "onnx", ExportGates(windows=32))
 
 
+def _held_out_mae(files: dict[str, bytes], manifest: Any, data: Any) -> float:
+    """MAE (target units) of an exported model on the test windows of ``data``, through the serving runtime."""
+    from ranml.serving.runtime import Predictor
+
+    cells = data.cell["test"]
+    x = data.x["test"].copy()
+    kpis = data.scaler.shift.shape[1]  # scaled KPI features first; calendar features are not scaled
+    x[..., :kpis] = data.scaler.inverse(x[..., :kpis], cells)
+    y = data.scaler.inverse_target(data.y["test"], cells, data.target_index)
+    predictor = Predictor(files["model"], manifest, "offline").start()
+    forecast = predictor.predict([data.cells[int(c)] for c in cells], x.astype(np.float32))
+    return float(np.mean(np.abs(forecast.values - y)))
+
+
 def _register(s: DemoSettings, run_dir: Path, state: DemoState, work: Path, progress: Any) -> Any:
+    import pandas as pd
+    import yaml
+
+    from ranml.e2sim.history import record_history
+    from ranml.e2sim.scenario import Scenario
     from ranml.serving.export import export_from_run
     from ranml.serving.registry import open_registry
 
-    task = progress.add_task("models: export v1.0.0, retrain v1.1.0, degrade v1.2.0", total=3)
+    task = progress.add_task("models: export v1.0.0, retrain v1.1.0 on the site's history, degrade v1.2.0",
+                             total=3)
     registry = open_registry(s.registry or str(work / "registry"))
     model = state.chosen["model"]
     first = export_from_run(run_dir, model, "onnx", name=MODEL)
@@ -201,12 +224,20 @@ def _register(s: DemoSettings, run_dir: Path, state: DemoState, work: Path, prog
     registry.set_alias(MODEL, "champion", "1.0.0", by="ranml demo", reason=state.chosen["why"])
     state.versions["1.0.0"] = f"{model} from the benchmark run"
     progress.advance(task)
-    data = _windows(run_dir.parent / "telemetry.parquet")
-    better = _train_variant(data, model, epochs=12 if s.quick else 20, degrade=False, seed=s.seed)
+    scenario = Scenario.model_validate(yaml.safe_load(_scenario_text(s)))
+    site = _windows(record_history(scenario, days=1.0, granularity_s=60.0))
+    better = _train_variant(site, model, epochs=12 if s.quick else 20, degrade=False, seed=s.seed)
+    before, after = _held_out_mae(first.files, first.manifest, site), _held_out_mae(better.files, better.manifest, site)
+    evidence = (f"held-out MAE on the site's history {after:.3f} vs v1.0.0's {before:.3f} "
+                f"({100 * (after - before) / before:+.1f} %)")
+    if after >= before:
+        log.warning("the site-retrained %s is not better offline (%s); the canary will decide", model, evidence)
     registry.register(MODEL, better.files, better.manifest.model_dump(mode="json"), version="1.1.0",
-                      by="ranml demo", note=f"{model} trained longer")
-    state.versions["1.1.0"] = f"{model} trained longer (better)"
+                      by="ranml demo", note=f"{model} retrained on the site's own KPM history (the day before); "
+                                            f"{evidence}")
+    state.versions["1.1.0"] = f"{model} retrained on the site's KPM history of the day before: {evidence}"
     progress.advance(task)
+    data = _windows(pd.read_parquet(run_dir.parent / "telemetry.parquet"))
     worse = _train_variant(data, model, epochs=3, degrade=True, seed=s.seed)
     registry.register(MODEL, worse.files, worse.manifest.model_dump(mode="json"), version="1.2.0",
                       by="ranml demo", note=f"{model} trained on corrupted targets (deliberately degraded)")
@@ -273,15 +304,14 @@ def _closed_loop(s: DemoSettings, registry: Any, state: DemoState, work: Path, p
     from ranml.closedloop import AppRun, policy_row, run_session
 
     scenario = work / "scenario.yaml"
-    scenario.write_text(SCENARIO.format(speed=s.speed, duration=f"{s.sim_hours:g}h", start=s.start_hour),
-                        encoding="utf-8")
+    scenario.write_text(_scenario_text(s), encoding="utf-8")
     where = str(registry.where)
     task = progress.add_task("closed loop: e2sim + traffic steering + energy saving", total=3)
     for policy in ("none", "reactive", "forecast"):
         common: dict[str, Any] = {"policy": policy}
         if policy == "forecast":
             common.update(model=MODEL, registry=where, model_alias="champion", canary_fraction=0.34,
-                          canary_min_scored=80, canary_margin_pct=1.0)
+                          canary_min_scored=120, canary_margin_pct=1.0)
         es = AppRun("energy-saving", {**common, "sleep_below": 0.45})
         ts = AppRun("traffic-steering", {**common, **({"challenger_alias": "none"} if policy == "forecast" else {})})
         samples: list[dict[str, Any]] = []

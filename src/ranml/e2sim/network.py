@@ -63,7 +63,7 @@ class Network:
     """Cells of all nodes as arrays; cheap to construct, advanced by :meth:`step`."""
 
     def __init__(self, scenario: Scenario, cells: list[CellSpec], node_of: list[int],
-                 neighbours: list[list[int]], trace: TrafficTrace) -> None:
+                 neighbours: list[list[int]], trace: TrafficTrace, noise_seed: int | None = None) -> None:
         self.cells = cells
         self.node_of = np.array(node_of)
         self.neighbours = neighbours
@@ -80,7 +80,7 @@ class Network:
         self.steer_tau_s = seconds(ues.steer_decay)
         self.noise_sigma = scenario.traffic.noise_sigma
         self.noise_tau_s = seconds(scenario.traffic.noise_tau)
-        self._rng = np.random.default_rng(scenario.traffic.seed + 104729)
+        self._rng = np.random.default_rng(scenario.traffic.seed + 104729 if noise_seed is None else noise_seed)
         self._noise = self._rng.normal(0.0, self.noise_sigma, n)
         self.trace_offset_s = 0.0
         self.steered = np.zeros(n)

@@ -23,12 +23,12 @@ import pandas as pd
 
 from ranml.e2sim.a1mediator import A1Mediator
 from ranml.e2sim.faults import FaultInjector
+from ranml.e2sim.layout import auto_neighbours, build_layout, build_network
 from ranml.e2sim.network import Network
 from ranml.e2sim.node import E2Node
-from ranml.e2sim.scenario import CellSpec, Scenario, seconds
-from ranml.e2sim.traffic import build_trace
+from ranml.e2sim.scenario import Scenario, seconds
 from ranml.protocols import e2ap
-from ranml.protocols.e2sm import NrCgi, enumerated_ue_id, plmn_from_text
+from ranml.protocols.e2sm import enumerated_ue_id, plmn_from_text
 from ranml.protocols.rmr import MTYPES, RmrMessage
 from ranml.protocols.rmr.endpoint import RmrEndpoint, RmrSendError
 from ranml.protocols.rmr.routes import RouteTable, parse_route_table, seed_route_table
@@ -46,24 +46,6 @@ CTRL_REQ, CTRL_ACK, CTRL_FAIL = MTYPES["RIC_CONTROL_REQ"], MTYPES["RIC_CONTROL_A
 INDICATION, ERROR_IND = MTYPES["RIC_INDICATION"], MTYPES["RIC_ERROR_INDICATION"]
 _EXPECTED = {SUB_REQ: e2ap.SubscriptionRequest, DEL_REQ: e2ap.SubscriptionDeleteRequest,
              CTRL_REQ: e2ap.ControlRequest, SETUP_RESP: e2ap.E2SetupResponse, SETUP_FAIL: e2ap.E2SetupFailure}
-
-
-def auto_neighbours(node_cells: list[list[int]]) -> list[set[int]]:
-    """Cells of a node neighbour each other; cell j of node g neighbours cell j of nodes g±1."""
-    n = sum(len(c) for c in node_cells)
-    out: list[set[int]] = [set() for _ in range(n)]
-    for cells in node_cells:
-        for a in cells:
-            out[a].update(b for b in cells if b != a)
-    for g, cells in enumerate(node_cells):
-        nxt = node_cells[(g + 1) % len(node_cells)]
-        if nxt is cells:
-            continue
-        for j, a in enumerate(cells):
-            if j < len(nxt):
-                out[a].add(nxt[j])
-                out[nxt[j]].add(a)
-    return out
 
 
 class Simulator:
@@ -113,34 +95,11 @@ class Simulator:
 
     # -- lifecycle ----------------------------------------------------------------------------
     def _build(self) -> None:
-        cells: list[CellSpec] = []
-        node_cells: list[list[int]] = []
-        cgis: dict[NrCgi, int] = {}
+        layout = build_layout(self.scenario)
+        self.network = build_network(self.scenario, layout)
         plmn = plmn_from_text(self.scenario.plmn)
-        specs = self.scenario.all_nodes()
-        for spec in specs:
-            idx = []
-            for j, cell in enumerate(spec.cells):
-                nci = cell.nr_cell_id if cell.nr_cell_id is not None else (spec.gnb_id << 14) | (j + 1)
-                cgis[NrCgi(plmn, nci)] = len(cells)
-                idx.append(len(cells))
-                cells.append(cell)
-            node_cells.append(idx)
-        names = [c.name for c in cells]
-        if self.scenario.neighbours == "auto":
-            neighbours = [sorted(s) for s in auto_neighbours(node_cells)]
-        else:
-            sets: list[set[int]] = [set() for _ in cells]
-            for a, b in self.scenario.neighbours:
-                sets[names.index(a)].add(names.index(b))
-                sets[names.index(b)].add(names.index(a))
-            neighbours = [sorted(s) for s in sets]
-        node_of = [g for g, idx in enumerate(node_cells) for _ in idx]
-        trace = build_trace(self.scenario, cells)
-        self.network = Network(self.scenario, cells, node_of, neighbours, trace)
-        start = pd.Timestamp(self.scenario.start)
-        self.network.trace_offset_s = (start - start.normalize()).total_seconds()
-        for spec, idx in zip(specs, node_cells, strict=True):
+        cgis = {cgi: i for i, cgi in enumerate(layout.cgis)}
+        for spec, idx in zip(self.scenario.all_nodes(), layout.node_cells, strict=True):
             self.nodes[spec.name] = E2Node(spec, idx, self.network, plmn, cgis, self.scenario.kpm_version)
             self._setup_events[spec.name] = asyncio.Event()
 

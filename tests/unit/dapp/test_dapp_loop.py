@@ -115,36 +115,50 @@ def test_loop_decides_falls_back_counts_misses_and_swaps():
     assert holder.swaps == 1 and loop.stats.slots == app.window + 2
 
 
-def test_loop_runs_over_shared_memory_in_threads():
-    """Writer thread plays the RAN; the loop runs with the collector disabled and re-enables it."""
-    import gc
+def run_against_a_ran(n_cells, forecaster, slots, spacing_ns, built=lambda loop: None):
+    """Run a dApp loop over shared memory while a writer thread plays the RAN.
 
+    The writer publishes ``slots`` slots ``spacing_ns`` apart, each stamped with the time it was due;
+    ``built(loop)`` sees the loop before it runs.
+    """
     name = f"t-{uuid.uuid4().hex[:8]}"
-    up = ShmRing.create(f"{name}-up", slot_dtype(4))
-    down = ShmRing.create(f"{name}-down", control_dtype(4))
-    link = ShmLink(name, 4).open()
+    up = ShmRing.create(f"{name}-up", slot_dtype(n_cells))
+    down = ShmRing.create(f"{name}-down", control_dtype(n_cells))
+    link = ShmLink(name, n_cells).open()
     app = load_dapp("prb-reservation")
-    loop = DAppLoop(app, link, 4, ModelHolder(LinearTrendForecaster(4, app.window, app.horizon)), 50_000)
-    load = slot_load(4, 200, seed=2)
+    loop = DAppLoop(app, link, n_cells, ModelHolder(forecaster(n_cells, app.window, app.horizon)), 50_000)
+    load = slot_load(n_cells, slots, seed=2)
+    built(loop)
 
     def ran():
-        rec = np.zeros((), slot_dtype(4))
-        rec["version"], rec["n_cells"] = 1, 4
-        for i in range(200):
-            rec["seq"], rec["t_ns"] = i, time.perf_counter_ns()
+        rec = np.zeros((), slot_dtype(n_cells))
+        rec["version"], rec["n_cells"] = 1, n_cells
+        start = time.perf_counter_ns()
+        for i in range(slots):
+            due = start + i * spacing_ns
+            while time.perf_counter_ns() < due:
+                time.sleep(0.0002)
+            rec["seq"], rec["t_ns"] = i, due
             rec["cells"][:, 0] = load[i]
             up.publish(rec)
-            time.sleep(0.002)
 
     writer = threading.Thread(target=ran)
     writer.start()
     try:
-        stats = loop.run(threading.Event(), max_slots=200, idle_timeout_s=1.0)
+        stats = loop.run(threading.Event(), max_slots=slots, idle_timeout_s=1.0)
     finally:
         writer.join()
         link.close()
         up.close()
         down.close()
+    return loop, stats
+
+
+def test_loop_runs_over_shared_memory_in_threads():
+    """Writer thread plays the RAN; the loop runs with the collector disabled and re-enables it."""
+    import gc
+
+    _, stats = run_against_a_ran(4, LinearTrendForecaster, 200, 2_000_000)
     assert gc.isenabled()
     assert stats.slots + stats.skipped == 200 and stats.skipped == 0  # in order: every slot answered
     assert stats.summary()["p50_us"] is not None and len(stats.latencies_ns) == stats.slots
@@ -156,3 +170,19 @@ def test_bad_dapps_are_refused():
     with pytest.raises(ConfigError, match="prb-reservation"):
         load_dapp("nope")
     assert slot_load(3, 50).shape == (50, 3)
+
+
+def test_loop_hands_the_time_until_the_next_slot_to_the_forecaster():
+    """Between slots the loop offers its slack (to a pending hot swap): up to the next slot, less a guard."""
+    offered = []  # (publication of the slot just handled, until), perf_counter seconds
+    seen = []
+
+    class Idling(LinearTrendForecaster):
+        def idle(self, until):
+            offered.append((int(seen[0]._slot["t_ns"]) / 1e9, until))
+
+    _, stats = run_against_a_ran(2, Idling, 60, 4_000_000, built=seen.append)
+    assert stats.slots == 60 and len(offered) == 59  # after every slot but the first (no spacing known yet)
+    for published, until in offered:
+        # the offer ends a guard before the next slot is due: 4 ms after this one, less 0.1 ms
+        assert until == pytest.approx(published + 0.0039, abs=1e-6)

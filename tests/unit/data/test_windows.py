@@ -33,6 +33,18 @@ def test_inverse_recovers_original_units():
     np.testing.assert_allclose(actual[i], [2.0 * (start + k) for k in range(3)], rtol=1e-5)
 
 
+def test_scaler_inverse_recovers_raw_input_windows():
+    w = make_windows(ramp_table(), WindowSpec(input_steps=24, horizon=3, target="v", features=["w"]))
+    cells = w.cell["test"]
+    raw = w.scaler.inverse(w.x["test"][..., :2], cells)
+    cell_b = w.cells.index("b")
+    i = int(np.flatnonzero(cells == cell_b)[0])
+    start = int((pd.Timestamp(w.time["test"][i]) - pd.Timestamp("2026-01-05")) / pd.Timedelta("1h")) - 24
+    np.testing.assert_allclose(raw[i, :, 0], [2.0 * (start + k) for k in range(24)], rtol=1e-4)
+    np.testing.assert_allclose(raw[i, :, 1], 1.0, atol=1e-5)
+    np.testing.assert_allclose(w.scaler.transform(raw, cells), w.x["test"][..., :2], atol=1e-4)
+
+
 def test_scaler_fitted_on_training_split_only():
     a = ramp_table()
     frame = a.frame.copy()

@@ -77,6 +77,11 @@ class Scaler:
         shape = (len(cells),) + (1,) * (x.ndim - 2) + (x.shape[-1],)
         return (x - self.shift[cells].reshape(shape)) / self.scale[cells].reshape(shape)
 
+    def inverse(self, z: np.ndarray, cells: np.ndarray) -> np.ndarray:
+        """Undo :meth:`transform`: ``z[n, ..., f]`` scaled values of ``cells[n]`` back to original units."""
+        shape = (len(cells),) + (1,) * (z.ndim - 2) + (z.shape[-1],)
+        return z * self.scale[cells].reshape(shape) + self.shift[cells].reshape(shape)
+
     def inverse_target(self, y: np.ndarray, cells: np.ndarray, index: int = 0) -> np.ndarray:
         """Undo the scaling of target values ``y[n, ...]`` (feature ``index``)."""
         shape = (len(cells),) + (1,) * (y.ndim - 1)
