@@ -129,6 +129,7 @@ def run_against_a_ran(n_cells, forecaster, slots, spacing_ns, built=lambda loop:
     loop = DAppLoop(app, link, n_cells, ModelHolder(forecaster(n_cells, app.window, app.horizon)), 50_000)
     load = slot_load(n_cells, slots, seed=2)
     built(loop)
+    loop.prepare()  # warm-up and heap freeze before the RAN starts, as a deployed dApp does
 
     def ran():
         rec = np.zeros((), slot_dtype(n_cells))
