@@ -86,6 +86,36 @@ def steal_ms(_first: list[int] = []) -> float:  # noqa: B006 - remembers the fir
     return (ticks - _first[0]) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
+def thread_wakeup_us(rounds: int = 2000) -> tuple[float, float, int]:
+    """How long a blocked thread takes to run after it is signalled: (p99, max, count over 500 µs).
+
+    Every GIL handoff blocks one thread and wakes another, so on a VM whose idle vCPUs wake slowly
+    a swap's few handoffs can each cost the serving thread a deadline. Printed next to the swap
+    figures so that runs on different machines can be compared.
+    """
+    go, ack = threading.Event(), threading.Event()
+    sent, lat = [0.0], np.empty(rounds)
+
+    def waiter():
+        for i in range(rounds):
+            go.wait()
+            lat[i] = time.perf_counter() - sent[0]
+            go.clear()
+            ack.set()
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    for _ in range(rounds):
+        time.sleep(0.001)
+        sent[0] = time.perf_counter()
+        go.set()
+        ack.wait()
+        ack.clear()
+    t.join()
+    us = lat * 1e6
+    return float(np.percentile(us, 99)), float(us.max()), int((us > 500).sum())
+
+
 def bare_session(model: bytes):
     import onnxruntime as ort
 
@@ -116,13 +146,16 @@ def start_server(registry: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("server did not start")
 
 
-def run_1khz(slot: ModelSlot, cells, windows, rounds: int, deadline_s: float, make_next, use_idle: bool) -> dict:
+def run_1khz(slot: ModelSlot, cells, windows, rounds: int, deadline_s: float, make_next, use_idle: bool,
+             trigger: str = "thread") -> dict:
     """Call ``slot.predict`` at 1 kHz in alternating one-second phases: steady, then with two swaps.
 
     Alternating phases expose both to the same machine noise (this VM misses a few 1 ms ticks now
     and then with no swap at all). Latency is the response time from the scheduled tick: a call
     that started late because the loop was held up counts its lateness too, as in a control loop.
     With ``use_idle`` the loop hands its slack to ``slot.idle()`` while it waits for the next tick.
+    ``trigger``: ``thread`` — a helper thread calls ``slot.swap()``; ``wake`` — no swap, the helper
+    thread only wakes up at the same moments (what any cross-thread trigger costs the loop here).
     """
     import gc
 
@@ -140,7 +173,8 @@ def run_1khz(slot: ModelSlot, cells, windows, rounds: int, deadline_s: float, ma
         for delay, new in zip((0.1, 0.4), pair, strict=True):
             time.sleep(delay)
             t0 = time.perf_counter()
-            slot.swap(new)
+            if trigger == "thread":
+                slot.swap(new)
             windows_s.append((t0, time.perf_counter()))
 
     gc.collect()
@@ -172,6 +206,7 @@ def run_1khz(slot: ModelSlot, cells, windows, rounds: int, deadline_s: float, ma
                     next_tick += period
                 if helper is not None:
                     helper.join()
+                if phase == "swap" and trigger != "wake":
                     swaps += 2
     finally:
         gc.enable()
@@ -278,13 +313,17 @@ def main() -> int:
     raw = x.copy()
     raw[:, :, :2] = x[:, :, :2] * scale[:, None, :] + shift[:, None, :]
     rounds = 3 if args.quick else 10
+    wake_p99, wake_max, wake_slow = thread_wakeup_us()
     steal_ms()
     by_engine = {}
-    for label, engine, use_idle in (("capi+idle", "capi", True), ("capi", "capi", False), ("python", "python", False)):
+    styles = (("capi+idle", "capi", True, "thread"),
+              ("capi", "capi", False, "thread"), ("python", "python", False, "thread"),
+              ("wake only", "capi", True, "wake"))
+    for label, engine, use_idle, trigger in styles:
         slot = ModelSlot(Predictor(r.files["model"], r.manifest, "1.0.0", engine=engine)).start()
         make = lambda n, e=engine: Predictor(r.files["model"], r.manifest, f"1.0.{n}", engine=e)  # noqa: E731
-        by_engine[label] = {"model": swap_model, "engine": engine, "loop_calls_idle": use_idle,
-                            **run_1khz(slot, cells, raw, rounds, 1e-3, make, use_idle)}
+        by_engine[label] = {"model": swap_model, "engine": engine, "loop_calls_idle": use_idle, "trigger": trigger,
+                            **run_1khz(slot, cells, raw, rounds, 1e-3, make, use_idle, trigger)}
         print(f"1 kHz hot swap via {label}: {by_engine[label]}", flush=True)
     swap = dict(by_engine["capi+idle"])
     print()
@@ -296,7 +335,8 @@ def main() -> int:
               f"{row['p50_us']:7.1f} {row['p99_us']:7.1f} {row['overhead_ratio']:5.2f} {fr} "
               f"{row['http_p50_us']:8.0f} {row['http_ratio']:7.1f}")
     print()
-    print(f"1 kHz on {swap_model}, deadline 1 ms; this VM's steal time during the run: {steal_ms():.0f} ms")
+    print(f"1 kHz on {swap_model}, deadline 1 ms; this VM's steal time during the run: {steal_ms():.0f} ms; "
+          f"thread wake-up p99 {wake_p99:.0f} us, max {wake_max:.0f} us, {wake_slow} of 2000 over 500 us")
     print(f"{'loop':10s} {'steady p99':>10s} {'swap p99':>9s} {'ratio':>6s} {'steady miss':>11s} "
           f"{'swap-phase miss':>15s} {'miss in swaps':>13s} {'ticks in swaps':>14s} {'max in swaps':>12s} "
           f"{'failed':>6s}")
@@ -306,7 +346,10 @@ def main() -> int:
               f"{w['steady_misses']:11d} {w['swap_phase_misses']:15d} {w['swap_misses']:13d} "
               f"{w['ticks_during_swaps']:14d} {w['during_swaps_max_us']:12.0f} {w['failed_calls']:6d}")
     if args.json:
-        args.json.write_text(json.dumps({"models": rows, "swap": swap, "swap_by_engine": by_engine}, indent=2))
+        machine = {"thread_wakeup_p99_us": wake_p99, "thread_wakeup_max_us": wake_max,
+                   "thread_wakeups_over_500us": wake_slow}
+        args.json.write_text(json.dumps({"models": rows, "swap": swap, "swap_by_engine": by_engine,
+                                         "machine": machine}, indent=2))
     return 0
 
 

@@ -21,6 +21,7 @@ import ctypes
 import functools
 import logging
 import sys
+import threading
 import weakref
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,29 @@ class NativeRuntime:
         self.check(self.fn["CreateEnv"](_LOG_ERROR, b"ranml", ctypes.byref(env)))
         self.check(self.fn["CreateCpuMemoryInfo"](0, 0, ctypes.byref(memory)))  # device allocator, default memory
         self.env, self.cpu_memory = env, memory  # process lifetime: never released
+        self._session_options: dict[tuple[int, str], ctypes.c_void_p] = {}  # process lifetime, like env
+        self._options_lock = threading.Lock()
         log.info("ONNX Runtime %s C API loaded from %s", self.version, path)
+
+    def _options(self, threads: int, optimization: str) -> ctypes.c_void_p:
+        """Session options for ``(threads, optimization)``, made once and kept for the process."""
+        key = (threads, optimization)
+        with self._options_lock:
+            opts = self._session_options.get(key)
+            if opts is None:
+                fn, opts = self.fn, _P()
+                self.check(fn["CreateSessionOptions"](ctypes.byref(opts)))
+                try:
+                    self.check(fn["SetIntraOpNumThreads"](opts, threads))
+                    self.check(fn["SetInterOpNumThreads"](opts, 1))
+                    self.check(fn["SetSessionExecutionMode"](opts, 0))  # sequential
+                    self.check(fn["SetSessionLogSeverityLevel"](opts, _LOG_ERROR))
+                    self.check(fn["SetSessionGraphOptimizationLevel"](opts, OPTIMIZATION_LEVELS[optimization]))
+                except RanmlError:
+                    fn["ReleaseSessionOptions"](opts)
+                    raise
+                self._session_options[key] = opts
+            return opts
 
     def check(self, status: int | None, what: str = "ONNX Runtime") -> None:
         """Raise :class:`RanmlError` with ONNX Runtime's message when ``status`` is an error."""
@@ -144,20 +167,11 @@ class NativeRuntime:
         """
         if optimization not in OPTIMIZATION_LEVELS:
             raise RanmlError(f"optimization must be one of {sorted(OPTIMIZATION_LEVELS)}; got {optimization!r}")
-        fn = self.fn
-        opts = _P()
-        self.check(fn["CreateSessionOptions"](ctypes.byref(opts)))
-        try:
-            self.check(fn["SetIntraOpNumThreads"](opts, threads))
-            self.check(fn["SetInterOpNumThreads"](opts, 1))
-            self.check(fn["SetSessionExecutionMode"](opts, 0))  # sequential
-            self.check(fn["SetSessionLogSeverityLevel"](opts, _LOG_ERROR))
-            self.check(fn["SetSessionGraphOptimizationLevel"](opts, OPTIMIZATION_LEVELS[optimization]))
-            handle = _P()
-            self.check(fn["CreateSessionFromArray"](self.env, model, len(model), opts, ctypes.byref(handle)),
-                       "cannot create a session")
-        finally:
-            fn["ReleaseSessionOptions"](opts)
+        handle = _P()
+        # One foreign call per build: every call releases and retakes the GIL, and each retake
+        # while a serving thread runs can cost that thread a wake-up (slow on a busy VM).
+        self.check(self.fn["CreateSessionFromArray"](self.env, model, len(model), self._options(threads, optimization),
+                                                     ctypes.byref(handle)), "cannot create a session")
         return NativeSession(self, handle)
 
 

@@ -79,6 +79,16 @@ class VersionMetrics:
         hi = min(lo + 1, n - 1)
         return float(ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo))
 
+    def recent_median(self, n: int = 64) -> float:
+        """Median latency (µs) of the last ``n`` calls; NaN before the first call."""
+        k = min(self.calls, n, _LATENCY_WINDOW)
+        if not k:
+            return float("nan")
+        end = self.calls & _RING_MASK
+        idx = (end - 1 - np.arange(k)) & _RING_MASK
+        ordered = np.sort(self.latencies_us[idx])  # not np.median: its first call imports numpy.ma (15 ms)
+        return float(ordered[(k - 1) // 2] + ordered[k // 2]) / 2.0
+
     def snapshot(self) -> dict[str, float]:
         """Plain numbers for logs and ``/metrics``."""
         return {"calls": self.calls, "errors": self.errors, "nonfinite": self.nonfinite, "misses": self.misses,
@@ -166,6 +176,7 @@ class Predictor:
         self.warmup = warmup
         self.engine = engine
         self.engine_used: str | None = None
+        self.build_s: float | None = None  # how long creating the session took (set by start)
         self.metrics = VersionMetrics()
         self._model = model
         self._provider: str | None = None
@@ -225,6 +236,13 @@ class Predictor:
             pass
         return self
 
+    def measure_build(self) -> float:
+        """Build one more session like this version's and discard it; returns its build time (s)."""
+        fresh = Predictor(self._model, self.manifest, self.version, self.threads, self.providers, 0, self.engine)
+        next(fresh.start_steps())
+        assert fresh.build_s is not None  # set by the session step
+        return fresh.build_s
+
     def start_steps(self, between: Callable[[], None] | None = None) -> Iterator[str]:
         """:meth:`start` in steps, yielding between them.
 
@@ -247,6 +265,7 @@ class Predictor:
             native = native_runtime()
         if self.engine == "capi" and native is None:
             raise RanmlError("engine='capi' needs ONNX Runtime's C library on CPU; use engine='auto'")
+        t0 = time.perf_counter()
         if native is not None:
             try:
                 session: Any = native.create_session(self._model, self.threads, "off" if optimised else "all")
@@ -256,6 +275,7 @@ class Predictor:
         else:
             session = self._python_session(ort, providers, optimised, between)
             self._provider, self.engine_used = session.get_providers()[0], "python"
+        self.build_s = time.perf_counter() - t0
         yield "session"
         self._session = session
         self._bound1 = self._binding(1)

@@ -16,6 +16,9 @@ How the new version is prepared, measured at 1 kHz on this 2-core machine (bench
   waits; the steps then run *in the serving thread*, one at a time, only while there is time
   before its next call, and the swap itself happens there between two calls. A loop that never
   calls :meth:`~ModelSlot.idle` gets the steps on the swapping thread, each right after a call.
+* :meth:`ModelSlot.submit` leaves every step, the build included, to the loop's idle() calls: no
+  second thread takes part (for loops with more slack than a build, which takes a few ms in a
+  process busy serving).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ranml.errors import RanmlError
 from ranml.serving.runtime import Forecast, Predictor
 
 __all__ = ["ModelSlot", "SwapEvent"]
@@ -38,6 +42,7 @@ log = logging.getLogger("ranml.serving.swap")
 
 _HANDOFF_SLACK_S = 400e-6  # idle() sleeps only with at least this much time before the next call
 _HANDOFF_SLEEP_S = 50e-6
+_RELEASE_COST_S = 600e-6  # releasing a swapped-out session (measured 0.1–0.5 ms); idle() needs this much slack
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class _Pending:
     progress_at: float
     first_cost_s: float = 0.0
     retired: Predictor | None = None
+    loop_owned: bool = False  # submitted: no thread waits for it, the loop also releases the old version
     done: Future[SwapEvent] = field(default_factory=Future)
 
 
@@ -83,6 +89,9 @@ class ModelSlot:
         self._pending: _Pending | None = None
         self._step_lock = threading.Lock()
         self._building = False
+        self._fastest_build_s: float | None = None  # a warm build, timed by start()
+        self._loop_build_s: float | None = None  # the last build that ran in the loop's idle()
+        self._retired: list[Predictor] = []  # versions swapped out by submit(), released in idle()
 
     @property
     def active(self) -> Predictor:
@@ -90,9 +99,14 @@ class ModelSlot:
         return self._active
 
     def start(self) -> ModelSlot:
-        """Start the first version if needed."""
+        """Start the first version if needed, and time one more (warm) session build.
+
+        The first build in a process also loads libraries; the warm one is what a hot swap's build
+        costs, and :meth:`submit` needs it to place the build in the loop's slack.
+        """
         if not self._active.started:
             self._active.start()
+        self._fastest_build_s = self._active.measure_build()
         return self
 
     def predict(self, cells: Sequence[str], windows: np.ndarray, deadline_s: float | None = None) -> Forecast:
@@ -114,6 +128,9 @@ class ModelSlot:
         fits before ``until``; the last one makes the new version active between two calls.
         """
         now = self._idle_seen = time.perf_counter()
+        if self._retired and until - now > _RELEASE_COST_S:
+            self._retired.pop()  # the last reference: its session is released here, in the slack
+            now = time.perf_counter()
         pending = self._pending
         if pending is None:
             if self._building and until - now > _HANDOFF_SLACK_S:
@@ -134,16 +151,23 @@ class ModelSlot:
         """One preparation step of ``pending``; the last one activates it (caller holds the step lock)."""
         try:
             t0 = time.perf_counter()
-            next(pending.steps)
-            # The next step is of the same kind as this one (warm-up runs get faster, not slower);
-            # capped so that one step stretched by the machine does not hold the rest back.
+            done = next(pending.steps)
+            if done == "session" and pending.loop_owned:
+                self._loop_build_s = time.perf_counter() - t0
+            # After the session build the next step (binding) gets the initial short-step estimate;
+            # later ones are of the same kind as the one before (warm-up runs get faster, not
+            # slower), capped so that one step stretched by the machine does not hold the rest back.
             pending.progress_at = now = time.perf_counter()
-            pending.step_cost_s = min(1.5 * (now - t0) + 20e-6, pending.first_cost_s)
+            pending.step_cost_s = (pending.first_cost_s if done == "session"
+                                   else min(1.5 * (now - t0) + 20e-6, pending.first_cost_s))
         except StopIteration:
             self._pending = None
             # The old version is released by the swapping thread (that holds ``pending``), not
             # here: freeing a session takes 0.1–0.5 ms.
-            pending.retired = self._active
+            if pending.loop_owned:
+                self._retired.append(self._active)
+            else:
+                pending.retired = self._active
             pending.done.set_result(self._activate(pending.new, pending.t0))
         except Exception as exc:  # a broken version must not take the loop down
             self._pending = None
@@ -157,9 +181,48 @@ class ModelSlot:
         prepare_ms = (time.perf_counter() - t0) * 1e3
         old = self._active
         self._active = new  # one reference assignment: atomic for readers
+
         event = SwapEvent(old.version, new.version, prepare_ms, time.time())
         self.events.append(event)
         return event
+
+    def submit(self, new: Predictor) -> Future[SwapEvent]:
+        """Have the serving loop itself prepare ``new`` and make it active; returns at once.
+
+        For a loop that learns of a new version in its own thread (an event loop, a dApp loop)
+        and has more slack than a session build takes (a few ms in a busy process): every step,
+        the build included, runs in its :meth:`idle` calls and the swapped-out version is released
+        in a later one, so no other thread takes the GIL from the serving thread. The build runs
+        once its estimate (see :meth:`_build_cost_s`) fits before the loop's next call. A loop
+        with less slack (1 kHz) should use :meth:`swap` from another thread, which builds there
+        without the GIL (C-API engine) and leaves only the short steps to :meth:`idle`.
+
+        Raises
+        ------
+        RanmlError
+            Another swap is in progress.
+        """
+        if new.started:
+            raise RanmlError(f"submit() prepares a version itself; {new.version} is already started (use swap())")
+        with self._step_lock:
+            if self._pending is not None or self._swap_lock.locked():
+                raise RanmlError(f"a swap is in progress; submit {new.version} after it")
+            now = time.perf_counter()
+            pending = _Pending(new, new.start_steps(), now, self._build_cost_s(), now, self._step_cost_s(),
+                               loop_owned=True)
+            self._pending = pending
+        return pending.done
+
+    def _build_cost_s(self) -> float:
+        """Estimated cost of a session build inside the serving loop.
+
+        The last build that ran in the loop, or 4× the warm build timed by :meth:`start` (a
+        build in a process that is busy serving finds cold caches: measured 2.5–5 ms where
+        back-to-back builds take 0.3–0.6 ms), plus 0.1 ms; 5 ms when neither is known.
+        """
+        if self._loop_build_s is not None:
+            return self._loop_build_s + 100e-6
+        return 4 * self._fastest_build_s + 100e-6 if self._fastest_build_s is not None else 5e-3
 
     def swap(self, new: Predictor) -> SwapEvent:
         """Start ``new`` (if needed), then make it active; returns once it answers."""
@@ -215,7 +278,7 @@ class ModelSlot:
         The first run of a new session is 2–3× a warm one, and the active version's calls are a
         guide to a warm one (they may be larger batches: the estimate is capped).
         """
-        p50 = self._active.metrics.percentile(50)
+        p50 = self._active.metrics.recent_median()  # a short sample: this may run on the swapping thread
         return min(50e-6 + 3 * (200e-6 if math.isnan(p50) else p50 * 1e-6), 500e-6)  # NaN before any call
 
     def swap_in_background(self, new: Predictor) -> Future[SwapEvent]:

@@ -14,6 +14,7 @@ import torch
 from ranml.benchmark.data import generate
 from ranml.benchmark.data.windows import WindowSpec, make_windows
 from ranml.benchmark.models import ModelShape, TrainSettings, build_model
+from ranml.errors import RanmlError
 from ranml.serving.canary import CanaryController, CanaryPolicy, in_canary
 from ranml.serving.export import ExportGates, export_model
 from ranml.serving.runtime import Predictor
@@ -250,3 +251,46 @@ def test_broken_version_prepared_in_idle_time_leaves_the_old_one(data, monkeypat
         stop.set()
         loop.join(timeout=30)
     assert slot.active.version == "1.0.0" and failures == [] and answered[-1][0] == "1.0.0"
+
+
+def test_submitted_version_is_prepared_and_released_by_the_loop_alone(data):
+    """submit(): no other thread — the loop's idle() builds, warms, activates, then frees the old one."""
+    import weakref
+
+    first = predictor(data, "nlinear", "1.0.0", epochs=1)
+    slot = ModelSlot(first).start()
+    _, cells, windows, _, _ = next(stream(data))
+    old = weakref.ref(first)
+    del first
+    new = Predictor(slot.active._model, slot.active.manifest, "1.1.0")
+    future = slot.submit(new)
+    with pytest.raises(RanmlError, match="swap is in progress"):
+        slot.submit(Predictor(new._model, new.manifest, "1.2.0"))
+    answered, failures = [], []
+    for _ in range(400):  # a loop with 5 ms of slack per call, in this thread only
+        f = slot.predict(cells, windows)
+        answered.append(f.version)
+        failures += [f.reason] if f.fallback else []
+        until = time.perf_counter() + 0.005
+        while time.perf_counter() < until:
+            slot.idle(until)
+        if future.done() and old() is None:
+            break
+    answered.append(slot.predict(cells, windows).version)
+    event = future.result(timeout=0)
+    assert event.from_version == "1.0.0" and event.to_version == "1.1.0" and failures == []
+    assert slot.active is new and answered[0] == "1.0.0" and answered[-1] == "1.1.0"
+    assert old() is None  # the swapped-out version was released by an idle() call (no collector needed)
+    with pytest.raises(RanmlError, match="already started"):
+        slot.submit(new)
+
+
+def test_submitted_build_waits_for_enough_slack(data):
+    first = predictor(data, "nlinear", "1.0.0", epochs=1)
+    slot = ModelSlot(first).start()
+    future = slot.submit(Predictor(first._model, first.manifest, "1.1.0"))
+    for _ in range(50):  # slack far below any session build: nothing runs
+        slot.idle(time.perf_counter() + 20e-6)
+    assert not future.done() and slot.active.version == "1.0.0" and slot.active.build_s is not None
+    slot.idle(time.perf_counter() + 1.0)  # a long pause: everything fits
+    assert future.result(timeout=0).to_version == "1.1.0"

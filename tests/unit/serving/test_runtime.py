@@ -146,3 +146,15 @@ def test_from_registry_verifies_and_serves(exported, tmp_path):
     blob.write_bytes(blob.read_bytes()[:-10])
     with pytest.raises(RegistryError, match="integrity"):
         Predictor.from_registry(reg, "lstm", "champion")
+
+
+def test_recent_median_reads_the_newest_latencies_across_the_ring_wrap():
+    from ranml.serving.runtime import _LATENCY_WINDOW, VersionMetrics
+
+    m = VersionMetrics()
+    assert np.isnan(m.recent_median())
+    for v in range(_LATENCY_WINDOW + 10):  # the ring wraps: the newest 10 sit at its start
+        m.record(float(v))
+    newest = [float(v) for v in range(_LATENCY_WINDOW + 10 - 64, _LATENCY_WINDOW + 10)]
+    assert m.recent_median() == float(np.median(newest))
+    assert m.recent_median(3) == float(_LATENCY_WINDOW + 8)
