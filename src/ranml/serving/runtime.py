@@ -47,6 +47,14 @@ _RING_MASK = _LATENCY_WINDOW - 1
 _CELL_CACHE_BYTES = 64 << 20  # full-shape scaler arrays kept per cell, at most this much
 
 
+@functools.cache
+def _available_providers() -> frozenset[str]:
+    """The installed ONNX Runtime's execution providers (asked once: a hot swap should not call into it)."""
+    import onnxruntime as ort
+
+    return frozenset(ort.get_available_providers())
+
+
 @dataclass
 class VersionMetrics:
     """Counters and a rolling latency window for one model version."""
@@ -253,7 +261,7 @@ class Predictor:
         """
         import onnxruntime as ort
 
-        available = set(ort.get_available_providers())
+        available = _available_providers()
         providers = [p for p in self.providers if p in available] or ["CPUExecutionProvider"]
         # The registry stores a graph already optimised at the level export measured as fastest.
         runtime = self.manifest.runtime
