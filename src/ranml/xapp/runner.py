@@ -109,6 +109,7 @@ class XAppRunner:
         self.handler_s = 0.0
         self.dropped = 0
         self.handled = 0
+        self.ignored_at_stop = 0  # arrived after the stop signal, while the subscription deletes were in flight
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> Context:
@@ -187,8 +188,8 @@ class XAppRunner:
         await self.transport.close()
         log.info("%s stopped: %d handled, %d dropped, %d subscriptions deleted", self.app.name, self.handled,
                  self.dropped, deleted)
-        return {"handled": self.handled, "dropped": self.dropped, "subscriptions_deleted": deleted,
-                **self.counters()}
+        return {"handled": self.handled, "dropped": self.dropped, "ignored_at_stop": self.ignored_at_stop,
+                "subscriptions_deleted": deleted, **self.counters()}
 
     def counters(self) -> dict[str, Any]:
         """Message, control and model counters (in the stop summary and ``/ric/v1/status``)."""
@@ -358,7 +359,12 @@ class XAppRunner:
                 self._reply(msg)  # answers to requests a handler may be awaiting: never queued behind it
                 continue
             if not self._reading:
-                continue  # shut down: nothing new is handled
+                # Shut down: nothing new is handled, but it was received (the node keeps reporting
+                # until our subscription delete reaches it), so it is counted as such.
+                self.ignored_at_stop += 1
+                if self.ctx is not None:
+                    self.ctx.metrics.count_received(msg.mtype)
+                continue
             if len(self._queue) == self._queue.maxlen:
                 self.dropped += 1  # the deque drops the oldest on append
                 if self.ctx is not None:

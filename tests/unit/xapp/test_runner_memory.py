@@ -66,6 +66,7 @@ class Node:
                 await self.t.rts(msg, RmrMessage(MTYPES["RIC_SUB_RESP"], e2ap.encode(reply)))
             elif isinstance(m, e2ap.SubscriptionDeleteRequest):
                 self.deleted.append(m.instance_id)
+                await self.report("xapp", m.instance_id, 2000.0, 5, 1)  # a report already on its way
                 reply = e2ap.SubscriptionDeleteResponse(m.requestor_id, m.instance_id, 2)
                 await self.t.rts(msg, RmrMessage(MTYPES["RIC_SUB_DEL_RESP"], e2ap.encode(reply)))
             elif isinstance(m, e2ap.ControlRequest):
@@ -123,8 +124,16 @@ def test_runner_end_to_end_on_memory_transport():
             await node.t.send_to("xapp", RmrMessage(31001, b"x"))
         await asyncio.sleep(0.3)
         assert runner.dropped > 0 and len(runner._queue) <= 50
+        received = ctx.metrics.value("ranml_xapp_messages_received_total", xapp="probe",
+                                     mtype=str(MTYPES["RIC_INDICATION"]))
+        handled = len([s for s in seen if not isinstance(s, bytes)])
         final = await runner.stop()
         server.cancel()
         assert final["subscriptions_deleted"] == 1 and node.deleted == [1]
+        # the report that crossed the delete was received (counted) but not handled after the stop
+        final_received = ctx.metrics.value("ranml_xapp_messages_received_total", xapp="probe",
+                                           mtype=str(MTYPES["RIC_INDICATION"]))
+        assert final["ignored_at_stop"] == 1 and final_received == received + 1
+        assert len([s for s in seen if not isinstance(s, bytes)]) == handled
 
     asyncio.run(main())
