@@ -193,16 +193,16 @@ def _train_variant(data: Any, model: str, epochs: int, degrade: bool, seed: int)
 
 def _held_out_mae(files: dict[str, bytes], manifest: Any, data: Any) -> float:
     """MAE (target units) of an exported model on the test windows of ``data``, through the serving runtime."""
+    from ranml.benchmark.metrics import mae
     from ranml.serving.runtime import Predictor
 
     cells = data.cell["test"]
     x = data.x["test"].copy()
     kpis = data.scaler.shift.shape[1]  # scaled KPI features first; calendar features are not scaled
     x[..., :kpis] = data.scaler.inverse(x[..., :kpis], cells)
-    y = data.scaler.inverse_target(data.y["test"], cells, data.target_index)
     predictor = Predictor(files["model"], manifest, "offline").start()
     forecast = predictor.predict([data.cells[int(c)] for c in cells], x.astype(np.float32))
-    return float(np.mean(np.abs(forecast.values - y)))
+    return mae(data.actual("test"), forecast.values)
 
 
 def _register(s: DemoSettings, run_dir: Path, state: DemoState, work: Path, progress: Any) -> Any:

@@ -89,7 +89,7 @@ class ModelSlot:
         self._pending: _Pending | None = None
         self._step_lock = threading.Lock()
         self._building = False
-        self._fastest_build_s: float | None = None  # a warm build, timed by start()
+        self._warm_build_s: float | None = None  # a warm build, timed by start()
         self._loop_build_s: float | None = None  # the last build that ran in the loop's idle()
         self._retired: list[Predictor] = []  # versions swapped out by submit(), released in idle()
 
@@ -106,7 +106,7 @@ class ModelSlot:
         """
         if not self._active.started:
             self._active.start()
-        self._fastest_build_s = self._active.measure_build()
+        self._warm_build_s = self._active.measure_build()
         return self
 
     def predict(self, cells: Sequence[str], windows: np.ndarray, deadline_s: float | None = None) -> Forecast:
@@ -162,8 +162,8 @@ class ModelSlot:
                                    else min(1.5 * (now - t0) + 20e-6, pending.first_cost_s))
         except StopIteration:
             self._pending = None
-            # The old version is released by the swapping thread (that holds ``pending``), not
-            # here: freeing a session takes 0.1–0.5 ms.
+            # Not released here (freeing a session takes 0.1–0.5 ms): by the swapping thread that
+            # holds ``pending``, or, for a submitted swap, by a later idle() call with room for it.
             if pending.loop_owned:
                 self._retired.append(self._active)
             else:
@@ -181,7 +181,6 @@ class ModelSlot:
         prepare_ms = (time.perf_counter() - t0) * 1e3
         old = self._active
         self._active = new  # one reference assignment: atomic for readers
-
         event = SwapEvent(old.version, new.version, prepare_ms, time.time())
         self.events.append(event)
         return event
@@ -222,7 +221,7 @@ class ModelSlot:
         """
         if self._loop_build_s is not None:
             return self._loop_build_s + 100e-6
-        return 4 * self._fastest_build_s + 100e-6 if self._fastest_build_s is not None else 5e-3
+        return 4 * self._warm_build_s + 100e-6 if self._warm_build_s is not None else 5e-3
 
     def swap(self, new: Predictor) -> SwapEvent:
         """Start ``new`` (if needed), then make it active; returns once it answers."""
