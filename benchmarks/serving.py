@@ -9,6 +9,7 @@ C-API engine with the loop handing its slack to ``ModelSlot.idle``, the C-API en
 the Python binding (the JSON's ``swap`` is the first; ``swap_by_engine`` holds all three).
 
     python benchmarks/serving.py [--quick] --json OUT.json
+    python benchmarks/serving.py --floor-sweep --json OUT.json   # the FLOP floor as models grow
 
 Targets: Predictor overhead ≤ 10 % over bare ORT; p99 ≤ 2× the FLOP floor for models ≥ 1 MFLOP;
 in-process ≥ 5× faster than HTTP at p50; zero swap-caused misses, p99 during swaps ≤ 1.2× steady.
@@ -37,6 +38,10 @@ from ranml.serving.export import ExportGates, export_model
 from ranml.serving.runtime import Predictor
 from ranml.serving.swap import ModelSlot
 
+# --floor-sweep: each model at growing widths (the first is the size the main table uses).
+FLOOR_SWEEP = {"mlp": ("hidden", (64, 256, 1024)), "gru": ("hidden", (32, 128, 256)),
+               "tcn": ("channels", (16, 64, 128)), "patchtst": ("d_model", (32, 128, 256)),
+               "transformer": ("d_model", (32, 128, 256))}
 PARAMS = {"mlp": {"hidden": 64}, "lstm": {"hidden": 32}, "gru": {"hidden": 32}, "tcn": {"channels": 16, "levels": 4},
           "patchtst": {"d_model": 32, "layers": 1}, "transformer": {"d_model": 32, "layers": 1}}
 
@@ -114,6 +119,46 @@ def thread_wakeup_us(rounds: int = 2000) -> tuple[float, float, int]:
     t.join()
     us = lat * 1e6
     return float(np.percentile(us, 99)), float(us.max()), int((us > 500).sum())
+
+
+def floor_sweep(data, rate: float, calls: int) -> list[dict]:
+    """How far batch-1 latency is from the FLOP floor as a model grows (bare ORT and torch eager).
+
+    The floor assumes every FLOP runs at a 256×256 matmul's rate. A batch-1 model reaches that only
+    where its FLOPs are in matrix products with many rows (attention over the input's tokens, a
+    convolution over all steps); matrix-vector products (an MLP on one window, a recurrent step)
+    are bound by reading the weights, and many small operators by per-operator dispatch. The sweep
+    shows which it is for each model, and that torch's own eager forward is as far from the floor.
+    """
+    import torch
+
+    torch.set_num_threads(1)
+    x = data.x["test"][:1]
+    rows = []
+    for name, (param, widths) in FLOOR_SWEEP.items():
+        for width in widths:
+            shape = ModelShape(96, 4, int(data.x["train"].shape[-1]), 0, 96)
+            kwargs = {**PARAMS.get(name, {}), param: width}
+            model = build_model(name, shape, **kwargs)
+            model.fit(data.x["train"][:128], data.y["train"][:128], data.x["val"], data.y["val"],
+                      TrainSettings(epochs=1))
+            module = model.torch_module().eval()
+            flops = count_flops(module, x)
+            result = export_model(model, data, name, "onnx", ExportGates(windows=16))
+            sess = bare_session(result.files["model"])
+            b50, b99 = percentiles(time_calls(lambda s=sess: s.run(None, {"x": x}), calls, warmup=30))
+            xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+            with torch.inference_mode():
+                t50, t99 = percentiles(time_calls(lambda m=module, a=xt: m(a), calls, warmup=30))
+            floor = flops / rate * 1e6
+            row = {"model": name, param: width, "flops": flops, "floor_us": floor, "bare_p50_us": b50,
+                   "bare_p99_us": b99, "bare_floor_ratio": b99 / floor, "torch_p50_us": t50, "torch_p99_us": t99,
+                   "torch_floor_ratio": t99 / floor}
+            rows.append(row)
+            print(f"{name:12s} {param}={width:<5d} {flops / 1e6:9.2f} MFLOP  floor {floor:8.1f} us  "
+                  f"ORT p50/p99 {b50:8.1f}/{b99:8.1f} ({b99 / floor:5.1f}x)  "
+                  f"torch p50/p99 {t50:8.1f}/{t99:8.1f} ({t99 / floor:5.1f}x)", flush=True)
+    return rows
 
 
 def bare_session(model: bytes):
@@ -234,6 +279,8 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="fewer models and calls")
     ap.add_argument("--json", type=Path, help="write the results here")
     ap.add_argument("--swap-only", action="store_true", help="only the 1 kHz hot-swap measurement")
+    ap.add_argument("--floor-sweep", action="store_true",
+                    help="only the FLOP-floor sweep: bare ORT and torch at growing model widths")
     args = ap.parse_args()
     calls = 500 if args.quick else 3000
     series_models = sorted(n for n in ZOO if not resolve_model(n).capabilities.spatial)
@@ -245,6 +292,11 @@ def main() -> int:
                                    max_eval_windows=64))
     rate = matmul_rate()
     print(f"float32 matmul rate, 1 thread: {rate / 1e9:.2f} GFLOP/s")
+    if args.floor_sweep:
+        sweep = floor_sweep(data, rate, calls=300 if args.quick else 1000)
+        if args.json:
+            args.json.write_text(json.dumps({"matmul_gflops": rate / 1e9, "floor_sweep": sweep}, indent=2))
+        return 0
     rows, exported = [], {}
     tmp = Path(tempfile.mkdtemp())
     reg = LocalRegistry(tmp / "reg")
