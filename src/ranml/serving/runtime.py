@@ -130,19 +130,26 @@ class _PauseBetweenSteps(set[str]):
 class _Bound:
     """Buffers of one batch size bound to the session, and the call that runs the model on them.
 
-    ``run`` reads ``x`` and writes ``y``; ``x_flat``/``y_flat`` are views of the same memory and
-    ``ones_x``/``ones_y`` make a finiteness check one dot product (NaN and inf propagate).
+    ``run`` reads ``x`` and writes ``y``. Both are views of one array ``xy``, so that after a run
+    a single dot product with ``ones`` tells whether either holds a NaN or an infinity (they
+    propagate through the sum); ``x_flat``/``x_ones`` tell which.
     """
 
-    __slots__ = ("keep", "ones_x", "ones_y", "run", "x", "x_flat", "y", "y_flat")
+    __slots__ = ("keep", "ones", "run", "x", "x_flat", "x_ones", "xy", "y")
 
-    def __init__(self, run: Callable[[], object], x: np.ndarray, y: np.ndarray, keep: object = None) -> None:
-        self.run = run
-        self.x, self.y = x, y
-        self.x_flat, self.y_flat = x.reshape(-1), y.reshape(-1)
-        self.ones_x = np.ones(x.size, dtype=np.float32)
-        self.ones_y = np.ones(y.size, dtype=np.float32)
-        self.keep = keep  # the native binding or IOBinding that must live as long as the buffers
+    def __init__(self, x_shape: Sequence[int], y_shape: Sequence[int]) -> None:
+        nx, ny = math.prod(x_shape), math.prod(y_shape)
+        self.xy = np.zeros(nx + ny, dtype=np.float32)
+        self.x_flat = self.xy[:nx]
+        self.x, self.y = self.x_flat.reshape(x_shape), self.xy[nx:].reshape(y_shape)
+        self.ones = np.ones(nx + ny, dtype=np.float32)
+        self.x_ones = self.ones[:nx]
+        self.run: Callable[[], object] = _not_bound
+        self.keep: object = None  # the native binding or IOBinding that must live as long as the buffers
+
+
+def _not_bound() -> None:
+    raise RanmlError("buffers used before they were bound to a session")
 
 
 class Predictor:
@@ -317,16 +324,16 @@ class Predictor:
         bound = self._bindings.get(n)
         if bound is None:
             m = self.manifest
-            x = np.zeros([n, *m.input_shape], dtype=np.float32)
-            y = np.zeros([n, *m.output_shape], dtype=np.float32)
+            bound = _Bound([n, *m.input_shape], [n, *m.output_shape])
+            x, y = bound.x, bound.y
             if self.engine_used == "capi":
                 native = self._session.bind(m.input_name, x, m.output_name, y)
-                bound = _Bound(native.run, x, y, native)
+                bound.run, bound.keep = native.run, native
             else:
                 io = self._session.io_binding()
                 io.bind_cpu_input(m.input_name, x)
                 io.bind_output(m.output_name, "cpu", 0, np.float32, list(y.shape), y.ctypes.data)
-                bound = _Bound(functools.partial(self._session.run_with_iobinding, io), x, y, io)
+                bound.run, bound.keep = functools.partial(self._session.run_with_iobinding, io), io
             if len(self._bindings) < 8:  # keep buffers for the few batch sizes a loop uses
                 self._bindings[n] = bound
         return bound
@@ -399,12 +406,13 @@ class Predictor:
             x = bound.x
             np.multiply(windows, a, out=x)
             np.add(x, b, out=x)
-            if not math.isfinite(np.dot(bound.x_flat, bound.ones_x)):
-                self.metrics.nonfinite += 1
-                return None, "non-finite input (a gap in the window)"
             self._execute(bound)
-            if not math.isfinite(np.dot(bound.y_flat, bound.ones_y)):
+            # Input and output checked at once (a window with a gap runs the model for nothing,
+            # which is cheaper than a second check on every call).
+            if not math.isfinite(np.dot(bound.xy, bound.ones)):
                 self.metrics.nonfinite += 1
+                if not math.isfinite(np.dot(bound.x_flat, bound.x_ones)):
+                    return None, "non-finite input (a gap in the window)"
                 return None, "non-finite output"
             values = bound.y * s
             values += t

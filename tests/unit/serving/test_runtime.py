@@ -89,6 +89,24 @@ def test_gap_in_input_falls_back_to_seasonal_naive(exported):
     assert pred.metrics.nonfinite == 1 and pred.metrics.fallbacks == 1
 
 
+@pytest.mark.parametrize("engine", ["capi", "python"])
+def test_one_check_after_the_run_tells_input_gaps_from_bad_outputs(exported, engine):
+    """Input and output are checked by one dot product over their shared buffer; the reason is still exact."""
+    _, data, result = exported
+    pred = Predictor(result.files["model"], result.manifest, "1.0.0", engine=engine).start()
+    cells, raw = raw_windows(data, 1)
+    clean = pred.predict(cells, raw)
+    assert not clean.fallback
+    gap = raw.copy()
+    gap[0, -1, 0] = np.inf
+    f = pred.predict(cells, gap)
+    assert f.fallback and f.reason.startswith("non-finite input")
+    again = pred.predict(cells, raw)  # the buffers hold nothing over from the bad window
+    assert not again.fallback
+    np.testing.assert_array_equal(again.values, clean.values)
+    assert pred.metrics.nonfinite == 1
+
+
 def test_non_finite_output_and_model_errors_fall_back(exported, monkeypatch):
     _, data, result = exported
     pred = Predictor(result.files["model"], result.manifest, "1.0.0").start()
