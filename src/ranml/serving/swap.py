@@ -9,12 +9,16 @@ How the new version is prepared, measured at 1 kHz on this 2-core machine (bench
 
 * The session is built on the swapping thread. With the C-API engine (CPU, the default) ONNX
   Runtime builds it without holding the GIL, so the serving thread keeps answering (the Python
-  binding holds the GIL for 1–2 ms per build, long enough to miss a 1 ms tick).
+  binding holds the GIL for 1–2 ms per build, long enough to miss a 1 ms tick). The build starts
+  right after a serving call, the loop sleeps through its slack while it runs, and the swapping
+  thread does nothing else once it is built: Python run there then would hold the GIL just when
+  the serving call running at that moment returns from ONNX Runtime.
 * The remaining steps (binding buffers, warm-up runs) are where the serving thread would be
   disturbed: each one run concurrently with a serving call contends for the GIL and the CPU and
   slowed such calls 2–5×. A loop that knows its slack calls :meth:`ModelSlot.idle` while it
   waits; the steps then run *in the serving thread*, one at a time, only while there is time
-  before its next call, and the swap itself happens there between two calls. A loop that never
+  before its next call, the swap itself happens there between two calls, and the old version is
+  released by a later idle() call with room for it. A loop that never
   calls :meth:`~ModelSlot.idle` gets the steps on the swapping thread, each right after a call.
 * :meth:`ModelSlot.submit` leaves every step, the build included, to the loop's idle() calls: no
   second thread takes part (for loops with more slack than a build, which takes a few ms in a
@@ -42,6 +46,7 @@ log = logging.getLogger("ranml.serving.swap")
 
 _HANDOFF_SLACK_S = 400e-6  # idle() sleeps only with at least this much time before the next call
 _HANDOFF_SLEEP_S = 50e-6
+_HANDOFF_MARGIN_S = 300e-6  # a hand-over sleep ends at least this long before the next call
 _RELEASE_COST_S = 600e-6  # releasing a swapped-out session (measured 0.1–0.5 ms); idle() needs this much slack
 
 
@@ -88,10 +93,11 @@ class ModelSlot:
         self._idle_seen = -1.0  # perf_counter() of the loop's last idle() call
         self._pending: _Pending | None = None
         self._step_lock = threading.Lock()
-        self._building = False
+        self._hand_over = False  # a swapping thread will need the GIL soon: idle() sleeps in its slack
         self._warm_build_s: float | None = None  # a warm build, timed by start()
         self._loop_build_s: float | None = None  # the last build that ran in the loop's idle()
-        self._retired: list[Predictor] = []  # versions swapped out by submit(), released in idle()
+        self._retired: list[Predictor] = []  # versions swapped out in idle(), released by a later idle()
+        self._completed: tuple[_Pending, SwapEvent] | None = None  # a swap done in idle(), not yet reported
 
     @property
     def active(self) -> Predictor:
@@ -131,24 +137,44 @@ class ModelSlot:
         if self._retired and until - now > _RELEASE_COST_S:
             self._retired.pop()  # the last reference: its session is released here, in the slack
             now = time.perf_counter()
+        if self._completed is not None and until - now > _HANDOFF_SLACK_S:
+            self._report_completed()
+            now = time.perf_counter()
         pending = self._pending
         if pending is None:
-            if self._building and until - now > _HANDOFF_SLACK_S:
-                # The swapping thread needs the GIL before and after its (GIL-free) session build;
-                # sleeping here hands it over now, in the slack, rather than by a forced switch
-                # that could land in the middle of the next call.
-                time.sleep(_HANDOFF_SLEEP_S)
+            if self._hand_over and until - now > _HANDOFF_SLACK_S:
+                # The swapping thread needs the GIL around its (GIL-free) session build and when it
+                # wakes after the swap; sleeping here (until shortly before the next call) hands it
+                # over in the slack, rather than by a forced switch that could land in the middle
+                # of a call, and leaves the CPU to the build.
+                time.sleep(max(_HANDOFF_SLEEP_S, until - now - _HANDOFF_MARGIN_S))
             return
         if not self._step_lock.acquire(blocking=False):
             return
         try:
             while self._pending is pending and time.perf_counter() + pending.step_cost_s < until:
-                self._step(pending)
+                self._step(pending, in_loop=True)
+        finally:
+            self._step_lock.release()
+        if self._completed is not None and until - time.perf_counter() > _HANDOFF_SLACK_S:
+            self._report_completed()
+
+    def _report_completed(self) -> None:
+        """Complete the future of a swap made active in idle(): wakes the thread waiting for it."""
+        if not self._step_lock.acquire(blocking=False):
+            return
+        try:
+            completed, self._completed = self._completed, None
+            if completed is not None:
+                completed[0].done.set_result(completed[1])
         finally:
             self._step_lock.release()
 
-    def _step(self, pending: _Pending) -> None:
-        """One preparation step of ``pending``; the last one activates it (caller holds the step lock)."""
+    def _step(self, pending: _Pending, in_loop: bool) -> None:
+        """One preparation step of ``pending``; the last one activates it (caller holds the step lock).
+
+        ``in_loop``: called by the serving loop's :meth:`idle` (else by the swapping thread).
+        """
         try:
             t0 = time.perf_counter()
             done = next(pending.steps)
@@ -162,13 +188,18 @@ class ModelSlot:
                                    else min(1.5 * (now - t0) + 20e-6, pending.first_cost_s))
         except StopIteration:
             self._pending = None
-            # Not released here (freeing a session takes 0.1–0.5 ms): by the swapping thread that
-            # holds ``pending``, or, for a submitted swap, by a later idle() call with room for it.
-            if pending.loop_owned:
+            # Not released here (freeing a session takes 0.1–0.5 ms): by a later idle() call with
+            # room for it, or by the swapping thread when it finished the steps itself (the loop
+            # stopped calling idle() or had no room for them).
+            if in_loop:
                 self._retired.append(self._active)
+                # Reported only with room left in this or a later idle() call: reporting wakes the
+                # thread waiting for it, which would otherwise run just as the loop makes its next
+                # call (on the new version).
+                self._completed = (pending, self._activate(pending.new, pending.t0))
             else:
                 pending.retired = self._active
-            pending.done.set_result(self._activate(pending.new, pending.t0))
+                pending.done.set_result(self._activate(pending.new, pending.t0))
         except Exception as exc:  # a broken version must not take the loop down
             self._pending = None
             log.warning("preparing %s failed, keeping %s: %s", pending.new.version, self._active.version, exc)
@@ -207,8 +238,8 @@ class ModelSlot:
             if self._pending is not None or self._swap_lock.locked():
                 raise RanmlError(f"a swap is in progress; submit {new.version} after it")
             now = time.perf_counter()
-            pending = _Pending(new, new.start_steps(), now, self._build_cost_s(), now, self._step_cost_s(),
-                               loop_owned=True)
+            steps = new.start_steps(cells=self._active.served_cells())
+            pending = _Pending(new, steps, now, self._build_cost_s(), now, self._step_cost_s(), loop_owned=True)
             self._pending = pending
         return pending.done
 
@@ -231,22 +262,31 @@ class ModelSlot:
                 event = self._activate(new, t0)
             elif self._loop_calls_idle():
                 # Build the session here (no GIL with the C API), then hand the short steps to the
-                # serving loop's idle() calls; the loop makes the new version active itself.
-                self._building = True
-                try:
-                    steps = new.start_steps()
-                    next(steps)  # the session
-                finally:
-                    self._building = False
+                # serving loop's idle() calls; the loop makes the new version active itself. The
+                # build starts right after a serving call, in the loop's slack. Python run here
+                # after the build delays the serving call running then (its ONNX Runtime run
+                # returns to find this thread holding the GIL), so everything else is done before.
                 cost = self._step_cost_s()
-                pending = _Pending(new, steps, t0, cost, time.perf_counter(), cost)
-                self._pending = pending
-                event = self._wait_for(pending)
+                steps = new.start_steps(cells=self._active.served_cells())
+                pending = _Pending(new, steps, t0, cost, t0, cost)
+                self._hand_over = True
+                try:
+                    self._after_a_call()
+                    next(steps)  # the session
+                    pending.progress_at = time.perf_counter()
+                    self._pending = pending
+                    event = self._wait_for(pending)
+                    pending.retired = None  # set when this thread finished the steps: released here
+                    log.info("swapped %s → %s (prepared in %.1f ms)", event.from_version, event.to_version,
+                             event.prepare_ms)
+                finally:
+                    self._hand_over = False
+                return event
             else:
                 # Each step (session creation, binding, each warm-up call) holds the GIL briefly;
                 # taking it right after a call leaves the serving thread's next call undisturbed.
                 self._after_a_call()
-                for _ in new.start_steps(between=self._after_a_call):
+                for _ in new.start_steps(between=self._after_a_call, cells=self._active.served_cells()):
                     self._after_a_call()
                 event = self._activate(new, t0)
         log.info("swapped %s → %s (prepared in %.1f ms)", event.from_version, event.to_version, event.prepare_ms)
@@ -267,9 +307,13 @@ class ModelSlot:
             log.info("the serving loop left no room for preparing %s; preparing it on this thread",
                      pending.new.version)
             with self._step_lock:
+                completed = self._completed
+                if completed is not None and completed[0] is pending:  # done, not yet reported
+                    self._completed = None
+                    pending.done.set_result(completed[1])
                 while self._pending is pending:
                     self._after_a_call()
-                    self._step(pending)
+                    self._step(pending, in_loop=False)
 
     def _step_cost_s(self) -> float:
         """A first estimate of one preparation step (then each step's own duration is used).

@@ -294,3 +294,77 @@ def test_submitted_build_waits_for_enough_slack(data):
     assert not future.done() and slot.active.version == "1.0.0" and slot.active.build_s is not None
     slot.idle(time.perf_counter() + 1.0)  # a long pause: everything fits
     assert future.result(timeout=0).to_version == "1.1.0"
+
+
+def test_swapping_thread_builds_right_after_a_call_and_the_loop_frees_the_old_version(data):
+    """The build starts in the slack after a serving call; the old version is released by the loop's idle()."""
+    import weakref
+
+    first = predictor(data, "nlinear", "1.0.0", epochs=1)
+    slot = ModelSlot(first).start()
+    _, cells, windows, _, _ = next(stream(data))
+    released_in: list[int] = []
+    weakref.finalize(first, lambda: released_in.append(threading.get_ident()))
+    new = Predictor(first._model, first.manifest, "1.1.0")
+    del first
+    build_started: list[float] = []
+
+    def steps_spy(between=None, cells=()):
+        inner = Predictor.start_steps(new, between, cells)
+        build_started.append(time.perf_counter())  # runs at the first step: the session build
+        yield from inner
+
+    new.start_steps = steps_spy
+    calls_ended: list[float] = []
+    stop = threading.Event()
+
+    def sparse_loop():  # one call every 30 ms, idle() in between
+        while not stop.is_set():
+            slot.predict(cells, windows)
+            calls_ended.append(time.perf_counter())
+            until = time.perf_counter() + 0.03
+            while time.perf_counter() < until and not stop.is_set():
+                slot.idle(until)
+
+    loop = threading.Thread(target=sparse_loop)
+    loop.start()
+    try:
+        while not calls_ended:
+            time.sleep(0.001)
+        time.sleep(0.005)  # the swap is asked for between two calls
+        asked = time.perf_counter()
+        event = slot.swap(new)
+        deadline = time.monotonic() + 10
+        while not released_in and time.monotonic() < deadline:
+            time.sleep(0.001)
+    finally:
+        stop.set()
+        loop.join(timeout=30)
+    assert event.to_version == "1.1.0" and slot.active is new
+    assert released_in == [loop.ident]  # freed in the serving thread's slack, not by the swapping thread
+    # The build waited for the next call to end rather than starting at once, mid-slack or mid-call.
+    assert any(asked < end <= build_started[0] for end in calls_ended)
+
+
+def test_swapping_thread_is_woken_only_when_the_loop_has_room_for_it(data):
+    """A swap made active in idle() is reported (waking the swapping thread) only with slack to spare."""
+    first = predictor(data, "nlinear", "1.0.0", epochs=1)
+    slot = ModelSlot(first).start()
+    _, cells, windows, _, _ = next(stream(data))
+    new = Predictor(first._model, first.manifest, "1.1.0")
+    for _ in range(100):  # the loop has been serving: its calls size the preparation steps
+        slot.predict(cells, windows)
+    slot.idle(time.perf_counter())
+    future = slot.swap_in_background(new)
+    t_end = time.perf_counter() + 0.5
+    while time.perf_counter() < t_end:  # 0.3 ms of slack: room for a step, not for waking a thread
+        slot.predict(cells, windows)
+        slot.idle(time.perf_counter() + 300e-6)
+    assert slot.active is new and not future.done()
+    t_end = time.perf_counter() + 5
+    while not future.done() and time.perf_counter() < t_end:  # 5 ms of slack
+        slot.predict(cells, windows)
+        until = time.perf_counter() + 0.005
+        while time.perf_counter() < until:
+            slot.idle(until)
+    assert future.result(timeout=0).to_version == "1.1.0"

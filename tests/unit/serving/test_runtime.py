@@ -77,6 +77,19 @@ def test_unknown_engine_is_refused(exported):
         Predictor(result.files["model"], result.manifest, "1.0.0", engine="tensorrt")
 
 
+def test_start_steps_prepare_the_scaling_maps_of_the_cells_to_serve(exported):
+    """A hot swap passes the cells the old version served: the new one's first call on them is a steady one."""
+    _, data, result = exported
+    cells, raw = raw_windows(data, 2)
+    pred = Predictor(result.files["model"], result.manifest, "1.0.0")
+    kinds = list(pred.start_steps(cells=[*cells, "a-cell-the-model-never-saw"]))
+    assert kinds[0] == "session" and kinds.count("cell") == 3
+    assert set(pred.served_cells()) == set(cells)
+    assert pred.metrics.calls == 0 and pred.metrics.unknown_cells == 0  # preparing is not serving
+    f = pred.predict(cells, raw)
+    assert not f.fallback and pred.metrics.calls == 1
+
+
 def test_gap_in_input_falls_back_to_seasonal_naive(exported):
     _, data, result = exported
     pred = Predictor(result.files["model"], result.manifest, "1.0.0").start()
