@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["OnlineScorer", "VersionScore"]
+__all__ = ["OnlineScorer", "PairedScore", "VersionScore"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,31 @@ class VersionScore:
     scored: int
     mae: float
     per_step_mae: list[float]
+
+
+@dataclass(frozen=True)
+class PairedScore:
+    """How two versions compare on the forecast steps both made (same cell, target time, step).
+
+    ``mean_diff`` is the mean of ``error(a) − error(b)`` (positive: ``b`` is better) and
+    ``stderr`` its standard error from batch means (NaN below ``2 × batches`` pairs), so
+    ``mean_diff / stderr`` says whether the difference is more than noise.
+    """
+
+    pairs: int
+    mean_a: float
+    mean_b: float
+    mean_diff: float
+    stderr: float
+
+    @property
+    def z(self) -> float:
+        """``mean_diff / stderr`` (NaN while the standard error is unknown, ±inf when it is 0)."""
+        if self.stderr != self.stderr or self.pairs == 0:
+            return float("nan")
+        if self.stderr == 0:
+            return 0.0 if self.mean_diff == 0 else float("inf") if self.mean_diff > 0 else float("-inf")
+        return self.mean_diff / self.stderr
 
 
 class OnlineScorer:
@@ -48,6 +73,8 @@ class OnlineScorer:
         self._pending: dict[str, dict[int, list[tuple[str, int, float, float]]]] = defaultdict(dict)
         self._errors: dict[str, list[deque[float]]] = {}
         self._scored: dict[str, int] = defaultdict(int)
+        # (version a, version b), a < b → (error a, error b) of each step both forecast, in arrival order
+        self._paired: dict[tuple[str, str], deque[tuple[float, float]]] = {}
 
     def _key(self, t: float) -> int:
         return round(t / self.step_s)
@@ -75,11 +102,45 @@ class OnlineScorer:
         for old in [k for k in pending if k < key]:
             del pending[old]  # targets whose actual never came
         entries = pending.pop(key, [])
+        by_step: dict[int, dict[str, float]] = {}
         for version, step, value, scale in entries:
             errs = self._errors.setdefault(version, [deque(maxlen=self.window) for _ in range(self.horizon)])
-            errs[step].append(abs(value - actual) / scale)
+            err = abs(value - actual) / scale
+            errs[step].append(err)
             self._scored[version] += 1
+            by_step.setdefault(step, {})[version] = err
+        for errors in by_step.values():
+            versions = sorted(errors)
+            for i, a in enumerate(versions):
+                for b in versions[i + 1 :]:
+                    pairs = self._paired.get((a, b))
+                    if pairs is None:
+                        pairs = self._paired[(a, b)] = deque(maxlen=self.window * self.horizon)
+                    pairs.append((errors[a], errors[b]))
         return len(entries)
+
+    def paired(self, a: str, b: str, batches: int = 10) -> PairedScore:
+        """Compare ``a`` and ``b`` on the steps both forecast (the last ``window × horizon`` of them).
+
+        Consecutive pairs are correlated (overlapping horizons, one load episode spans many
+        steps), so the standard error of the mean difference is taken from the spread of the
+        means of ``batches`` consecutive blocks rather than from the pairs themselves.
+        """
+        swap = b < a
+        pairs = self._paired.get((b, a) if swap else (a, b))
+        if not pairs:
+            nan = float("nan")
+            return PairedScore(0, nan, nan, nan, nan)
+        e = np.asarray(pairs, dtype=np.float64)
+        ea, eb = (e[:, 1], e[:, 0]) if swap else (e[:, 0], e[:, 1])
+        d = ea - eb
+        n = len(d)
+        stderr = float("nan")
+        if n >= 2 * batches:
+            block = n // batches
+            means = d[n - block * batches :].reshape(batches, block).mean(axis=1)
+            stderr = float(means.std(ddof=1) / np.sqrt(batches))
+        return PairedScore(n, float(ea.mean()), float(eb.mean()), float(d.mean()), stderr)
 
     def score(self, version: str) -> VersionScore:
         """Rolling MAE of ``version`` (NaN until something was scored)."""

@@ -131,7 +131,9 @@ class ModelSlot:
 
         Call it while waiting for the next call (it returns at once when no swap is pending).
         Pending preparation steps run here one at a time, each only if its estimated cost still
-        fits before ``until``; the last one makes the new version active between two calls.
+        fits before ``until``; the last one makes the new version active between two calls. The
+        swap is reported to the thread waiting for it by a call with 0.4 ms of slack left (a loop
+        that never has that much: about a second later, by that thread itself).
         """
         now = self._idle_seen = time.perf_counter()
         if self._retired and until - now > _RELEASE_COST_S:

@@ -368,3 +368,58 @@ def test_swapping_thread_is_woken_only_when_the_loop_has_room_for_it(data):
         while time.perf_counter() < until:
             slot.idle(until)
     assert future.result(timeout=0).to_version == "1.1.0"
+
+
+def feed_pairs(ctl, errors_a, errors_b, cells=("c1", "c2", "c3")):
+    """Score champion and challenger on the same steps with the given absolute errors (actual 0)."""
+    step = ctl.scorer.step_s
+    h = ctl.scorer.horizon
+    decision = None
+    for i, (ea, eb) in enumerate(zip(errors_a, errors_b, strict=True)):
+        cell = cells[i % len(cells)]
+        t = (i // len(cells)) * step
+        ctl.scorer.record(ctl.champion.version, cell, t - step, np.full(h, ea))
+        ctl.scorer.record(ctl.challenger.version, cell, t - step, np.full(h, eb))
+        ctl.scorer.observe(cell, t, 0.0)
+        decision = ctl.decide()
+        if decision.action != "wait":
+            break
+    return decision
+
+
+def test_scorer_pairs_steps_and_takes_the_standard_error_from_batch_means():
+    scorer = OnlineScorer(horizon=1, step_s=60.0)
+    for i in range(40):
+        scorer.record("a", "c", i * 60.0, np.array([1.0 + (i % 2)]))  # errors 1, 2, 1, 2, ...
+        scorer.record("b", "c", i * 60.0, np.array([0.5]))
+        scorer.record("c-only", "x", i * 60.0, np.array([0.0]))  # another cell: never paired with a or b
+        scorer.observe("c", (i + 1) * 60.0, 0.0)
+    p = scorer.paired("a", "b")
+    assert p.pairs == 40 and p.mean_a == pytest.approx(1.5) and p.mean_b == pytest.approx(0.5)
+    assert p.mean_diff == pytest.approx(1.0) and p.stderr == pytest.approx(0.0) and p.z == float("inf")
+    q = scorer.paired("b", "a")  # the other way round
+    assert q.mean_diff == pytest.approx(-1.0) and q.z == float("-inf")
+    assert scorer.paired("a", "c-only").pairs == 0 and np.isnan(scorer.paired("a", "c-only").z)
+
+
+def test_a_difference_within_the_noise_waits_and_a_clear_one_decides(data):
+    champion = predictor(data, "nlinear", "1.0.0", epochs=1)
+    challenger = Predictor(champion._model, champion.manifest, "1.1.0").start()
+    n, block, episodes = 900, 6, 10
+    # Equal on average: each is far off for a few steps now and then (a cell waking up), ten
+    # times each, at random; whoever is hit first looks much worse after the first steps.
+    rng = np.random.default_rng(7)
+    order = rng.permutation(n // block)
+    hit_a, hit_b = np.zeros(n // block, dtype=bool), np.zeros(n // block, dtype=bool)
+    hit_a[order[:episodes]] = True
+    hit_b[order[episodes : 2 * episodes]] = True
+    noisy_a, noisy_b = 1.0 + 20.0 * np.repeat(hit_a, block), 1.0 + 20.0 * np.repeat(hit_b, block)
+    eager = CanaryController(champion, challenger, CanaryPolicy(fraction=1.0, min_scored=120, confidence_z=0))
+    assert feed_pairs(eager, noisy_a, noisy_b).action != "wait"  # without the noise test: the first episodes decide
+    careful = CanaryController(champion, challenger, CanaryPolicy(fraction=1.0, min_scored=120))
+    d = feed_pairs(careful, noisy_a, noisy_b)
+    assert d.action == "wait" and careful.events == [] and careful.challenger is challenger
+    base = rng.uniform(0.5, 1.5, size=n)
+    clear = CanaryController(champion, challenger, CanaryPolicy(fraction=1.0, min_scored=120))
+    d = feed_pairs(clear, base, base * rng.uniform(0.8, 0.95, size=n))
+    assert d.action == "promote" and d.evidence["paired_z"] >= 2.0 and d.evidence["paired_steps"] >= 120

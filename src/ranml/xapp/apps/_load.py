@@ -46,6 +46,8 @@ class LoadSettings(BaseModel):
     canary_fraction: float = Field(default=0.2, gt=0, lt=1, description="share of cells on the challenger")
     canary_min_scored: int = Field(default=200, ge=10, description="scored forecasts per version before deciding")
     canary_margin_pct: float = Field(default=2.0, ge=0, description="error gain needed to promote")
+    canary_confidence_z: float = Field(default=2.0, ge=0, description="standard errors the paired error "
+                                       "difference must be from 0 before a decision (0: off)")
     feature_map: dict[str, int] = Field(default_factory=lambda: {"prb_util": 0, "active_ues": 1})
 
 
@@ -181,7 +183,7 @@ def open_forecaster(settings: LoadSettings) -> Any:
     from ranml.xapp.forecast import RegistryForecaster
 
     policy = CanaryPolicy(fraction=settings.canary_fraction, min_scored=settings.canary_min_scored,
-                          margin_pct=settings.canary_margin_pct)
+                          margin_pct=settings.canary_margin_pct, confidence_z=settings.canary_confidence_z)
     return RegistryForecaster(open_registry(settings.registry), settings.model, settings.feature_map,
                               alias=settings.model_alias, challenger_alias=settings.challenger_alias,
                               canary_policy=policy).start()
