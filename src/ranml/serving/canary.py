@@ -198,9 +198,11 @@ class CanaryController:
         ch = self.challenger
         if ch is None:
             return decision
+        loser = self.champion if decision.action == "promote" else ch
         if decision.action == "promote":
             self.champion = ch
         self.challenger = None
+        self.scorer.forget(loser.version)  # out of the comparison for good: its scores would only pile up
         self.events.append(decision)
         log.info("canary decision: %s — %s", decision.action, decision.reason)
         if self.on_decision is not None:

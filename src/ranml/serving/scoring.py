@@ -142,6 +142,24 @@ class OnlineScorer:
             stderr = float(means.std(ddof=1) / np.sqrt(batches))
         return PairedScore(n, float(ea.mean()), float(eb.mean()), float(d.mean()), stderr)
 
+    def forget(self, version: str) -> None:
+        """Drop everything kept for ``version`` (its forecasts, errors and pairings).
+
+        A long-running app sees a new version with every canary; without this, each would keep
+        its rolling errors and pairings (up to ``window × horizon`` pairs per pair of versions).
+        """
+        self._errors.pop(version, None)
+        self._scored.pop(version, None)
+        for pair in [p for p in self._paired if version in p]:
+            del self._paired[pair]
+        for targets in self._pending.values():
+            for key in list(targets):
+                kept = [e for e in targets[key] if e[0] != version]
+                if kept:
+                    targets[key] = kept
+                else:
+                    del targets[key]
+
     def score(self, version: str) -> VersionScore:
         """Rolling MAE of ``version`` (NaN until something was scored)."""
         errs = self._errors.get(version)

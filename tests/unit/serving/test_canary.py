@@ -423,3 +423,19 @@ def test_a_difference_within_the_noise_waits_and_a_clear_one_decides(data):
     clear = CanaryController(champion, challenger, CanaryPolicy(fraction=1.0, min_scored=120))
     d = feed_pairs(clear, base, base * rng.uniform(0.8, 0.95, size=n))
     assert d.action == "promote" and d.evidence["paired_z"] >= 2.0 and d.evidence["paired_steps"] >= 120
+
+
+def test_a_decided_version_is_forgotten_by_the_scorer(data):
+    """A long-running app sees a new version per canary: the one that lost leaves nothing behind."""
+    champion = predictor(data, "nlinear", "1.0.0", epochs=1)
+    challenger = Predictor(champion._model, champion.manifest, "1.1.0").start()
+    ctl = CanaryController(champion, challenger, CanaryPolicy(fraction=1.0, min_scored=120))
+    rng = np.random.default_rng(5)
+    base = rng.uniform(0.5, 1.5, size=600)
+    ctl.scorer.record("1.1.0", "c9", 10**6, np.ones(ctl.scorer.horizon))  # still waiting for its actual
+    d = feed_pairs(ctl, base * 1.3, base)
+    assert d.action == "promote" and ctl.champion is challenger
+    assert ctl.scorer.score("1.0.0").scored == 0 and ctl.scorer.paired("1.0.0", "1.1.0").pairs == 0
+    assert ctl.scorer.score("1.1.0").scored > 0  # the new champion keeps its record
+    ctl.scorer.forget("1.1.0")
+    assert ctl.scorer.observe("c9", 10**6 + ctl.scorer.step_s, 0.0) == 0  # its pending forecasts went too
