@@ -110,7 +110,17 @@ def run_app(tmp_path, registry, app, config, low, high, during=None, start="05")
     return json.loads(out.strip().splitlines()[-1]), json.loads(summary.read_text()), final_status
 
 
+def private_copy(registry, tmp_path):
+    """A copy of the module's registry: a test whose xApp moves aliases (a canary decision) keeps it to itself."""
+    import shutil
+
+    shutil.copytree(registry.root, tmp_path / "reg")
+    return LocalRegistry(tmp_path / "reg")
+
+
 def test_energy_saving_xapp_with_a_canary_swap(tmp_path, registry):
+    registry = private_copy(registry, tmp_path)  # the canary may promote 1.1.0 to champion
+
     def canary(http_port):
         time.sleep(6)  # forecasts are flowing with v1.0.0; start a canary of v1.1.0 on a share of the cells
         registry.set_alias("load", "challenger", "1.1.0", by="test", reason="canary")
@@ -143,15 +153,12 @@ def test_traffic_steering_xapp_moves_load(tmp_path, registry):
 
 
 def test_broken_artefact_keeps_the_running_model(tmp_path, registry):
-    import shutil
-
     import numpy as np
 
     from ranml.xapp.forecast import RegistryForecaster
 
-    root = tmp_path / "reg"
-    shutil.copytree(registry.root, root)
-    reg = LocalRegistry(root)
+    reg = private_copy(registry, tmp_path)
+    root = reg.root
     f = RegistryForecaster(reg, "load", {"prb_util": 0, "active_ues": 1}, poll_s=0.1).start()
     try:
         windows = np.full((2, 12, 2), 40.0)
