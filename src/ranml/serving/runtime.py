@@ -305,7 +305,8 @@ class Predictor:
         for cell in cells:
             if len(self._cell_maps) >= self._cell_cache_size:
                 break
-            self._prepare_maps(cell)
+            if cell not in self._cell_maps:
+                self._maps_for(cell, serving=False)
             yield "cell"
         log.info("started %s %s on %s via %s (%d threads)", self.manifest.name, self.version, self._provider,
                  self.engine_used, self.threads)
@@ -361,11 +362,15 @@ class Predictor:
             idx[i] = j
         return idx
 
-    def _maps_for(self, cell: str) -> tuple[np.ndarray, ...]:
-        """Full-shape ``(A, B, S, T)`` of one cell (cached for known cells, within a memory budget)."""
+    def _maps_for(self, cell: str, serving: bool = True) -> tuple[np.ndarray, ...]:
+        """Full-shape ``(A, B, S, T)`` of one cell (cached for known cells, within a memory budget).
+
+        ``serving=False``: prepared ahead of the cell's first call (an unknown cell is not counted).
+        """
         j = self._cell_index.get(cell)
         if j is None:
-            self.metrics.unknown_cells += 1
+            if serving:
+                self.metrics.unknown_cells += 1
             if self._average_maps is None:
                 self._average_maps = self._expanded(len(self._A) - 1)
             return self._average_maps
@@ -373,15 +378,6 @@ class Predictor:
         if len(self._cell_maps) < self._cell_cache_size:
             self._cell_maps[cell] = maps
         return maps
-
-    def _prepare_maps(self, cell: str) -> None:
-        """Build and cache the maps of ``cell`` before it is served (not counted as a call)."""
-        j = self._cell_index.get(cell)
-        if j is None:
-            if self._average_maps is None:
-                self._average_maps = self._expanded(len(self._A) - 1)
-        elif cell not in self._cell_maps:
-            self._cell_maps[cell] = self._expanded(j)
 
     def served_cells(self) -> list[str]:
         """The cells this version has served (those whose scaling maps it keeps)."""
