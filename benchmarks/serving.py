@@ -3,7 +3,8 @@
 For each exported zoo model at batch 1 on one thread: p50/p99 of bare ``session.run`` (same graph,
 same options), of ``Predictor.predict`` (overhead ratio), and of the HTTP path through a real
 uvicorn server on 127.0.0.1; the FLOP floor (model FLOPs ÷ a float32 matmul rate measured in this
-run) and each p99's ratio to it; the same Predictor on the Python-binding engine for comparison.
+run) and each p99's ratio to it; the same Predictor without its compiled one-row call (the numpy
+path) and on the Python-binding engine, for comparison.
 Then a 1 kHz loop on one model in alternating steady / swapping phases, for three loop styles: the
 C-API engine with the loop handing its slack to ``ModelSlot.idle``, the C-API engine without, and
 the Python binding (the JSON's ``swap`` is the first; ``swap_by_engine`` holds all three).
@@ -315,27 +316,32 @@ def main() -> int:
         bare = time_calls(lambda s=sess: s.run(None, {"x": x}), calls)
         pred = Predictor(result.files["model"], result.manifest, "1.0.0").start()
         pred_py = Predictor(result.files["model"], result.manifest, "1.0.0", engine="python").start()
+        pred_np = Predictor(result.files["model"], result.manifest, "1.0.0", fused=False).start()
         shift, scale = data.scaler.shift[cells_idx], data.scaler.scale[cells_idx]
         raw = x.copy()
         raw[:, :, :2] = x[:, :, :2] * scale[:, None, :] + shift[:, None, :]
-        # Interleaved in short blocks so that drifts of this shared machine hit all three alike.
-        bare_l, inproc_l, py_l = [], [], []
+        # Interleaved in short blocks so that drifts of this shared machine hit all four alike.
+        bare_l, inproc_l, py_l, np_l = [], [], [], []
         for _ in range(10):
             bare_l.append(time_calls(lambda s=sess: s.run(None, {"x": x}), calls // 10, warmup=20))
             inproc_l.append(time_calls(lambda p=pred, w=raw: p.predict(cells, w), calls // 10, warmup=20))
             py_l.append(time_calls(lambda p=pred_py, w=raw: p.predict(cells, w), calls // 10, warmup=20))
-        bare, inproc, inproc_py = np.concatenate(bare_l), np.concatenate(inproc_l), np.concatenate(py_l)
+            np_l.append(time_calls(lambda p=pred_np, w=raw: p.predict(cells, w), calls // 10, warmup=20))
+        bare, inproc = np.concatenate(bare_l), np.concatenate(inproc_l)
         b50, b99 = percentiles(bare)
         p50, p99 = percentiles(inproc)
-        py50, _ = percentiles(inproc_py)
+        py50, _ = percentiles(np.concatenate(py_l))
+        np50, _ = percentiles(np.concatenate(np_l))
         floor = flops / rate * 1e6
         rows.append({"model": name, "flops": flops, "floor_us": floor, "bare_p50_us": b50, "bare_p99_us": b99,
                      "p50_us": p50, "p99_us": p99, "overhead_ratio": p50 / b50,
                      "floor_ratio": p99 / floor if floor > 0 else None, "engine": pred.engine_used,
-                     "python_engine_p50_us": py50, "bare_floor_ratio": b99 / floor if floor > 0 else None,
+                     "fused": pred.fused_used, "numpy_path_p50_us": np50, "python_engine_p50_us": py50,
+                     "bare_floor_ratio": b99 / floor if floor > 0 else None,
                      "_raw": raw})
         print(f"{name:14s} bare p50 {b50:7.1f} p99 {b99:7.1f} | predictor p50 {p50:7.1f} p99 {p99:7.1f} "
-              f"(binding engine p50 {py50:7.1f}) | overhead {p50 / b50:5.2f}x | floor {floor:7.1f} us", flush=True)
+              f"(numpy path p50 {np50:7.1f}, binding engine p50 {py50:7.1f}) | overhead {p50 / b50:5.2f}x "
+              f"| floor {floor:7.1f} us", flush=True)
     proc, base = start_server(tmp / "reg") if not args.swap_only else (None, "")
     try:
         if proc is None:
@@ -380,12 +386,14 @@ def main() -> int:
     swap = dict(by_engine["capi+idle"])
     print()
     print(f"{'model':14s} {'MFLOP':>7s} {'floor':>7s} {'bare50':>7s} {'pred50':>7s} {'pred99':>7s} {'ovh':>5s} "
-          f"{'p99/flr':>7s} {'http50':>8s} {'http/in':>7s}")
+          f"{'np50':>7s} {'np ovh':>6s} {'p99/flr':>7s} {'http50':>8s} {'http/in':>7s}")
     for row in rows:
         fr = f"{row['floor_ratio']:7.1f}" if row["floor_ratio"] else "    n/a"
         print(f"{row['model']:14s} {row['flops'] / 1e6:7.3f} {row['floor_us']:7.1f} {row['bare_p50_us']:7.1f} "
-              f"{row['p50_us']:7.1f} {row['p99_us']:7.1f} {row['overhead_ratio']:5.2f} {fr} "
+              f"{row['p50_us']:7.1f} {row['p99_us']:7.1f} {row['overhead_ratio']:5.2f} "
+              f"{row['numpy_path_p50_us']:7.1f} {row['numpy_path_p50_us'] / row['bare_p50_us']:6.2f} {fr} "
               f"{row['http_p50_us']:8.0f} {row['http_ratio']:7.1f}")
+    print("(pred: the Predictor as it serves, with the compiled one-row call where built; np: its numpy path)")
     print()
     print(f"1 kHz on {swap_model}, deadline 1 ms; this VM's steal time during the run: {steal_ms():.0f} ms; "
           f"thread wake-up p99 {wake_p99:.0f} us, max {wake_max:.0f} us, {wake_slow} of 2000 over 500 us")

@@ -12,7 +12,9 @@ ARG BASE=python:3.11-slim-bookworm
 FROM python:3.11-slim-bookworm AS build
 ARG ORT=onnxruntime
 WORKDIR /src
-COPY pyproject.toml constraints.txt README.md ./
+# gcc: the compiled one-row call of the serving runtime (optional; without it, a slower numpy path)
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
+COPY pyproject.toml setup.py constraints.txt README.md ./
 COPY src ./src
 RUN python -m venv /opt/ranml \
  && /opt/ranml/bin/pip install --no-cache-dir -c constraints.txt '.[serving]' \

@@ -23,6 +23,7 @@ import logging
 import sys
 import threading
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,7 @@ class NativeRuntime:
         if not table:
             raise RanmlError(f"ONNX Runtime {self.version} does not offer C API version {_API_VERSION}")
         entries = ctypes.cast(table, _PP)
+        self.api_address: int = table  # the OrtApi table (the compiled one-row call indexes it too)
         self._lib = lib  # keeps the library loaded as long as the functions are used
         self.fn: dict[str, Any] = {
             name: ctypes.CFUNCTYPE(res, *args)(entries[index]) for name, (index, res, args) in _FUNCTIONS.items()
@@ -204,8 +206,9 @@ class NativeBinding:
         self.session, self.x, self.y = session, x, y
         self._values = [self._tensor(rt, x), self._tensor(rt, y)]
         self._finalizer = weakref.finalize(self, _release_values, rt.fn["ReleaseValue"], list(self._values))
-        self._input_names = (_STR * 1)(input_name.encode())
-        self._output_names = (_STR * 1)(output_name.encode())
+        self._names = (input_name.encode(), output_name.encode())
+        self._input_names = (_STR * 1)(self._names[0])
+        self._output_names = (_STR * 1)(self._names[1])
         self._inputs = (_P * 1)(self._values[0])
         self._outputs = (_P * 1)(self._values[1])
         self._check = rt.check
@@ -220,6 +223,25 @@ class NativeBinding:
         rt.check(rt.fn["CreateTensorWithDataAsOrtValue"](rt.cpu_memory, a.ctypes.data, a.nbytes, shape, a.ndim,
                                                          _FLOAT_TENSOR, ctypes.byref(value)))
         return value
+
+    def one_row_call(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray | int] | None:
+        """The compiled one-row call over this binding (see ``_onecall.c``); ``None`` if not built.
+
+        ``call(window, maps)`` scales ``window`` into ``x`` with ``maps = [A, B, S, T]`` (flat,
+        float32), runs the session and returns ``y * S + T`` as a new array, or an int: 1 =
+        non-finite input (not run), 2 = non-finite output, 3 = ``window`` is not a C-contiguous
+        float32 array of ``x``'s size. Raises ``RuntimeError`` with ONNX Runtime's message when the
+        run fails.
+        """
+        try:
+            from ranml.serving import _onecall
+        except ImportError as exc:  # built by `pip install`; missing where there was no C compiler
+            log.info("the compiled one-row call is not available (%s); using the numpy path", exc)
+            return None
+        session, (x_value, y_value) = self.session, self._values
+        call = _onecall.OneRowCall(session.runtime.api_address, session.handle.value or 0, self._names[0],
+                                   x_value.value or 0, self._names[1], y_value.value or 0, self.x, self.y, self)
+        return call.run
 
     def run(self) -> None:
         """Run the model on the input buffer; the output buffer holds the result afterwards."""

@@ -16,10 +16,14 @@ Two engines run the session. On CPU the default is ONNX Runtime's C API through 
 prepared on a helper thread does not stall the serving thread. Otherwise (another provider, or the
 C library missing) the Python binding with IOBinding. Both run on pre-bound buffers.
 
-The hot path of a one-row call is a handful of numpy calls on buffers prepared in advance: the
-per-cell scaler is expanded to the window's full shape once per cell (no broadcasting per call),
-finiteness is checked with one dot product over the bound buffer, and the latency goes into a
-preallocated ring. ``benchmarks/serving.py`` measures it against a bare ``session.run``.
+The hot path of a one-row call works on buffers prepared in advance: the per-cell scaler is
+expanded to the window's full shape once per cell (no broadcasting per call) and the latency goes
+into a preallocated ring. With the C-API engine, scaling, the run, the finiteness checks and
+unscaling are one call of the compiled ``ranml.serving._onecall`` (built by ``pip install``): for
+models that run in a few µs, the numpy calls around the run cost as much as the run itself. Without
+it (no C compiler at install time, a float64 window, another engine) a handful of numpy calls do
+the same with identical results; finiteness is then checked with one dot product over the bound
+buffer. ``benchmarks/serving.py`` measures both against a bare ``session.run``.
 """
 
 from __future__ import annotations
@@ -135,7 +139,7 @@ class _Bound:
     propagate through the sum); ``x_flat``/``x_ones`` tell which.
     """
 
-    __slots__ = ("keep", "ones", "run", "x", "x_flat", "x_ones", "xy", "y")
+    __slots__ = ("fused", "keep", "ones", "run", "x", "x_flat", "x_ones", "xy", "y")
 
     def __init__(self, x_shape: Sequence[int], y_shape: Sequence[int]) -> None:
         nx, ny = math.prod(x_shape), math.prod(y_shape)
@@ -146,10 +150,31 @@ class _Bound:
         self.x_ones = self.ones[:nx]
         self.run: Callable[[], object] = _not_bound
         self.keep: object = None  # the native binding or IOBinding that must live as long as the buffers
+        # The compiled one-row call (scale, run, check, unscale; see ort_capi.NativeBinding.one_row_call).
+        self.fused: Callable[[np.ndarray, np.ndarray], np.ndarray | int] | None = None
 
 
 def _not_bound() -> None:
     raise RanmlError("buffers used before they were bound to a session")
+
+
+class _CellMaps(NamedTuple):
+    """One cell's scaler expanded to full shape: ``z = x·a + b``, ``forecast = y·s + t``.
+
+    The four arrays are views of ``packed`` (``[a, b, s, t]`` flat), which the compiled one-row
+    call takes as one argument.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    s: np.ndarray
+    t: np.ndarray
+    packed: np.ndarray
+
+
+# Reasons for the compiled call's result codes (_onecall.c: 1 = non-finite input, 2 = output).
+_FUSED_REASONS = {1: "non-finite input (a gap in the window)", 2: "non-finite output"}
+_NOT_FAST = 3  # the window is not a C-contiguous float32 array: the numpy path takes it
 
 
 class Predictor:
@@ -175,11 +200,15 @@ class Predictor:
     engine
         ``auto`` (the C API on CPU when available, else the Python binding), ``capi`` or
         ``python``; the one used is in :attr:`engine_used`.
+    fused
+        With the C-API engine, run one-row calls through the compiled one-row call when it is
+        built (``False``: always the numpy path, e.g. to compare them); whether it is used is in
+        :attr:`fused_used`.
     """
 
     def __init__(self, model: bytes, manifest: ModelManifest, version: str, threads: int = 1,
                  providers: Sequence[str] = ("CPUExecutionProvider",), warmup: int = 8,
-                 engine: str = "auto") -> None:
+                 engine: str = "auto", fused: bool = True) -> None:
         if not manifest.format.startswith("onnx"):
             raise RanmlError(f"the runtime serves ONNX models; {manifest.name} {version} is {manifest.format}")
         if engine not in ("auto", "capi", "python"):
@@ -191,6 +220,8 @@ class Predictor:
         self.warmup = warmup
         self.engine = engine
         self.engine_used: str | None = None
+        self.fused = fused
+        self.fused_used = False
         self.build_s: float | None = None  # how long creating the session took (set by start)
         self.metrics = VersionMetrics()
         self._model = model
@@ -223,8 +254,8 @@ class Predictor:
         self._T = shift[:, t : t + 1].astype(np.float32)
         # One-row calls use the maps expanded to the full window/forecast shape: a plain
         # element-wise ufunc is ~4× cheaper than a broadcasting one at these sizes.
-        self._cell_maps: dict[str, tuple[np.ndarray, ...]] = {}
-        self._average_maps: tuple[np.ndarray, ...] | None = None
+        self._cell_maps: dict[str, _CellMaps] = {}
+        self._average_maps: _CellMaps | None = None
         per_cell = 2 * 4 * (int(np.prod(self._window_dims)) + int(np.prod(manifest.output_shape)))
         self._cell_cache_size = max(1, _CELL_CACHE_BYTES // per_cell)
         self._season = max(1, round(86400 / manifest.step_seconds))
@@ -253,7 +284,8 @@ class Predictor:
 
     def measure_build(self) -> float:
         """Build one more session like this version's and discard it; returns its build time (s)."""
-        fresh = Predictor(self._model, self.manifest, self.version, self.threads, self.providers, 0, self.engine)
+        fresh = Predictor(self._model, self.manifest, self.version, self.threads, self.providers, 0, self.engine,
+                          self.fused)
         next(fresh.start_steps())
         assert fresh.build_s is not None  # set by the session step
         return fresh.build_s
@@ -337,6 +369,9 @@ class Predictor:
             if self.engine_used == "capi":
                 native = self._session.bind(m.input_name, x, m.output_name, y)
                 bound.run, bound.keep = native.run, native
+                if n == 1 and self.fused:
+                    bound.fused = native.one_row_call()
+                    self.fused_used = bound.fused is not None
             else:
                 io = self._session.io_binding()
                 io.bind_cpu_input(m.input_name, x)
@@ -362,8 +397,8 @@ class Predictor:
             idx[i] = j
         return idx
 
-    def _maps_for(self, cell: str, serving: bool = True) -> tuple[np.ndarray, ...]:
-        """Full-shape ``(A, B, S, T)`` of one cell (cached for known cells, within a memory budget).
+    def _maps_for(self, cell: str, serving: bool = True) -> _CellMaps:
+        """Full-shape scaling maps of one cell (cached for known cells, within a memory budget).
 
         ``serving=False``: prepared ahead of the cell's first call (an unknown cell is not counted).
         """
@@ -383,11 +418,16 @@ class Predictor:
         """The cells this version has served (those whose scaling maps it keeps)."""
         return list(self._cell_maps)
 
-    def _expanded(self, j: int) -> tuple[np.ndarray, ...]:
+    def _expanded(self, j: int) -> _CellMaps:
         x_shape = (1, *self._window_dims)
         y_shape = (1, *self.manifest.output_shape)
-        return tuple(np.ascontiguousarray(np.broadcast_to(m[j], shape)) for m, shape in
-                     ((self._A, x_shape), (self._B, x_shape), (self._S, y_shape), (self._T, y_shape)))
+        nx, ny = math.prod(x_shape), math.prod(y_shape)
+        packed = np.empty(2 * (nx + ny), dtype=np.float32)
+        a, b = packed[:nx].reshape(x_shape), packed[nx : 2 * nx].reshape(x_shape)
+        s, t = packed[2 * nx : 2 * nx + ny].reshape(y_shape), packed[2 * nx + ny :].reshape(y_shape)
+        for view, m in ((a, self._A), (b, self._B), (s, self._S), (t, self._T)):
+            view[...] = m[j]
+        return _CellMaps(a, b, s, t, packed)
 
     def fallback(self, windows: np.ndarray) -> np.ndarray:
         """Seasonal-naive forecast from raw windows (persistence when shorter than a season).
@@ -412,8 +452,17 @@ class Predictor:
         try:
             if len(windows) == 1:
                 maps = self._cell_maps.get(cells[0])
-                a, b, s, t = maps if maps is not None else self._maps_for(cells[0])
+                if maps is None:
+                    maps = self._maps_for(cells[0])
                 bound: _Bound = self._bound1  # type: ignore[assignment]  # started: checked by the caller
+                if bound.fused is not None:
+                    out = bound.fused(windows, maps.packed)
+                    if not isinstance(out, int):
+                        return out, None  # an array
+                    if out != _NOT_FAST:
+                        self.metrics.nonfinite += 1
+                        return None, _FUSED_REASONS[out]
+                a, b, s, t = maps.a, maps.b, maps.s, maps.t
             else:
                 rows = self._rows(cells)
                 a, b, s, t = self._A[rows], self._B[rows], self._S[rows], self._T[rows]

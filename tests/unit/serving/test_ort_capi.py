@@ -101,3 +101,81 @@ def test_session_build_leaves_the_gil_to_other_threads(native):
     finally:
         sys.setswitchinterval(interval)
     assert during > 0
+
+
+def log_model(n: int = 4) -> bytes:
+    """y = log(x) over [1, n]: a negative input gives a NaN output."""
+    graph = helper.make_graph([helper.make_node("Log", ["x"], ["y"])], "log",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, n])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, n])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+@pytest.fixture(scope="module")
+def onecall():
+    return pytest.importorskip("ranml.serving._onecall",
+                               reason="the compiled one-row call is built by `pip install` (needs a C compiler)")
+
+
+def packed_maps(rng, nx: int, ny: int) -> tuple[np.ndarray, ...]:
+    a, b = rng.normal(size=(1, nx)).astype(np.float32), rng.normal(size=(1, nx)).astype(np.float32)
+    s, t = rng.normal(size=(1, ny)).astype(np.float32), rng.normal(size=(1, ny)).astype(np.float32)
+    return a, b, s, t, np.concatenate([m.ravel() for m in (a, b, s, t)])
+
+
+def test_one_row_call_is_the_numpy_path_in_one_call(native, onecall):
+    rng = np.random.default_rng(3)
+    model = affine_model()
+    session = native.create_session(model)
+    xb, yb = np.zeros((1, 8), dtype=np.float32), np.zeros((1, 3), dtype=np.float32)
+    binding = session.bind("x", xb, "y", yb)
+    call = binding.one_row_call()
+    assert call is not None
+    a, b, s, t, maps = packed_maps(rng, 8, 3)
+    ref = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    for _ in range(5):
+        w = rng.normal(size=(1, 8)).astype(np.float32)
+        out = call(w, maps)
+        assert isinstance(out, np.ndarray) and out.dtype == np.float32 and out.shape == (1, 3)
+        assert out is not yb and not np.shares_memory(out, yb)  # the caller keeps it: a new array
+        x = w * a + b  # numpy rounds products and sums separately; so does the compiled call
+        np.testing.assert_array_equal(xb, x)
+        np.testing.assert_array_equal(out, yb * s + t)
+        np.testing.assert_allclose(yb, ref.run(None, {"x": x})[0], rtol=1e-6, atol=1e-6)
+    # The call keeps the binding and the session alive.
+    w = rng.normal(size=(1, 8)).astype(np.float32)
+    expected = call(w, maps)
+    del binding, session
+    import gc
+
+    gc.collect()
+    np.testing.assert_array_equal(call(w, maps), expected)
+
+
+def test_one_row_call_reports_what_it_cannot_answer(native, onecall):
+    session = native.create_session(log_model())
+    xb, yb = np.zeros((1, 4), dtype=np.float32), np.zeros((1, 4), dtype=np.float32)
+    call = session.bind("x", xb, "y", yb).one_row_call()
+    assert call is not None
+    ones, zeros = np.ones(4, dtype=np.float32), np.zeros(4, dtype=np.float32)
+    maps = np.concatenate([ones, zeros, ones, zeros])
+    np.testing.assert_allclose(call(np.full((1, 4), np.e, dtype=np.float32), maps), np.ones((1, 4)), rtol=1e-6)
+    gap = np.array([[1.0, np.nan, 2.0, 3.0]], dtype=np.float32)
+    assert call(gap, maps) == onecall.NONFINITE_INPUT
+    np.testing.assert_array_equal(yb, np.ones((1, 4)))  # not run
+    assert call(np.array([[1.0, -1.0, 2.0, 3.0]], dtype=np.float32), maps) == onecall.NONFINITE_OUTPUT
+    # Windows the compiled call does not take go back to the caller's numpy path.
+    assert call(np.ones((1, 4)), maps) == onecall.NOT_FAST  # float64
+    assert call(np.ones((4, 2), dtype=np.float32)[:, :1].T, maps) == onecall.NOT_FAST  # not contiguous
+    assert call(np.ones((1, 5), dtype=np.float32), maps) == onecall.NOT_FAST  # another size
+    with pytest.raises(TypeError, match="maps must be a C-contiguous float32 array of 16 values"):
+        call(np.ones((1, 4), dtype=np.float32), maps[:8])
+    with pytest.raises(TypeError, match="two arguments"):
+        call(np.ones((1, 4), dtype=np.float32))  # type: ignore[call-arg]
+    broken = native.create_session(log_model()).bind("nope", np.zeros((1, 4), dtype=np.float32), "y",
+                                                     np.zeros((1, 4), dtype=np.float32)).one_row_call()
+    assert broken is not None
+    with pytest.raises(RuntimeError, match="ONNX Runtime run failed: .*nope"):
+        broken(np.ones((1, 4), dtype=np.float32), maps)

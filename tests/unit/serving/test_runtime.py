@@ -58,6 +58,36 @@ def test_predict_matches_the_model_in_original_units(exported, engine):
     assert pred.metrics.calls >= 6 and pred.metrics.fallbacks == 0 and pred.metrics.percentile(50) > 0
 
 
+def test_compiled_one_row_call_answers_exactly_like_the_numpy_path(exported):
+    pytest.importorskip("ranml.serving._onecall",
+                        reason="the compiled one-row call is built by `pip install` (needs a C compiler)")
+    _, data, result = exported
+    from ranml.serving.ort_capi import native_runtime
+
+    if native_runtime() is None:
+        pytest.skip("this onnxruntime wheel ships no C library")
+    fused = Predictor(result.files["model"], result.manifest, "1.0.0").start()
+    plain = Predictor(result.files["model"], result.manifest, "1.0.0", fused=False).start()
+    assert fused.fused_used and not plain.fused_used and fused.engine_used == plain.engine_used == "capi"
+    cells, raw = raw_windows(data, 5)
+    for i in range(5):
+        a, b = fused.predict(cells[i : i + 1], raw[i : i + 1]), plain.predict(cells[i : i + 1], raw[i : i + 1])
+        assert not a.fallback and not b.fallback
+        np.testing.assert_array_equal(a.values, b.values)
+    # A float64 window is not for the compiled call: the numpy path answers it.
+    f64 = fused.predict(cells[:1], raw[:1].astype(np.float64))
+    assert not f64.fallback
+    np.testing.assert_allclose(f64.values, plain.predict(cells[:1], raw[:1]).values, rtol=1e-5)
+    # Its gaps and non-finite outputs fall back and are counted as on the numpy path.
+    gap = raw[:1].copy()
+    for n, bad in enumerate((np.nan, np.inf), start=1):
+        gap[0, 3, 0] = bad
+        for pred in (fused, plain):
+            f = pred.predict(cells[:1], gap)
+            assert f.fallback and f.reason == "non-finite input (a gap in the window)"
+            assert pred.metrics.nonfinite == n and pred.metrics.fallbacks == n
+
+
 def test_latency_percentiles_match_numpy():
     from ranml.serving.runtime import VersionMetrics
 
