@@ -1,6 +1,6 @@
 """Build hook for the one compiled module; everything else is declared in pyproject.toml.
 
-``ranml.serving._onecall`` (C, numpy C API) runs a one-row forecast in one native call. It is
+``ranml.serving._native`` (C, numpy C API) runs a one-row forecast in one native call. It is
 optional: where it cannot be compiled (no C compiler), the runtime uses its numpy path, which gives
 the same results more slowly. ``.ci/run`` checks that it was built.
 """
@@ -14,8 +14,8 @@ unix = sys.platform != "win32"
 setup(
     ext_modules=[
         Extension(
-            "ranml.serving._onecall",
-            ["src/ranml/serving/_onecall.c"],
+            "ranml.serving._native",
+            ["src/ranml/serving/_native.c"],
             include_dirs=[numpy.get_include()],
             # Built against numpy 2 headers, loadable with any numpy the package accepts (>= 1.26).
             define_macros=[("NPY_TARGET_VERSION", "NPY_1_25_API_VERSION")],

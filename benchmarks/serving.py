@@ -5,9 +5,12 @@ same options), of ``Predictor.predict`` (overhead ratio), and of the HTTP path t
 uvicorn server on 127.0.0.1; the FLOP floor (model FLOPs ÷ a float32 matmul rate measured in this
 run) and each p99's ratio to it; the same Predictor without its compiled one-row call (the numpy
 path) and on the Python-binding engine, for comparison.
-Then a 1 kHz loop on one model in alternating steady / swapping phases, for three loop styles: the
-C-API engine with the loop handing its slack to ``ModelSlot.idle``, the C-API engine without, and
-the Python binding (the JSON's ``swap`` is the first; ``swap_by_engine`` holds all three).
+Then a 1 kHz loop on one model in alternating steady / swapping phases, for several loop styles:
+the C-API engine with the loop handing its slack to ``ModelSlot.idle`` and a helper thread calling
+``swap()`` (the session built on a native thread: the JSON's ``swap``), the loop calling
+``submit()`` itself, the same with the build on the swapping thread through ctypes (as without the
+compiled helpers), the C-API engine without ``idle()``, the Python binding, and a helper thread that
+only wakes up (``swap_by_engine`` holds them all).
 
     python benchmarks/serving.py [--quick] --json OUT.json
     python benchmarks/serving.py --floor-sweep --json OUT.json   # the FLOP floor as models grow
@@ -200,7 +203,8 @@ def run_1khz(slot: ModelSlot, cells, windows, rounds: int, deadline_s: float, ma
     and then with no swap at all). Latency is the response time from the scheduled tick: a call
     that started late because the loop was held up counts its lateness too, as in a control loop.
     With ``use_idle`` the loop hands its slack to ``slot.idle()`` while it waits for the next tick.
-    ``trigger``: ``thread`` — a helper thread calls ``slot.swap()``; ``wake`` — no swap, the helper
+    ``trigger``: ``thread`` — a helper thread calls ``slot.swap()``; ``submit`` — the loop itself
+    calls ``slot.submit()`` at the same moments (no helper thread); ``wake`` — no swap, the helper
     thread only wakes up at the same moments (what any cross-thread trigger costs the loop here).
     """
     import gc
@@ -223,14 +227,19 @@ def run_1khz(slot: ModelSlot, cells, windows, rounds: int, deadline_s: float, ma
                 slot.swap(new)
             windows_s.append((t0, time.perf_counter()))
 
+    def submitted(t0):
+        return lambda _future: windows_s.append((t0, time.perf_counter()))  # called in the loop's idle()
+
     gc.collect()
     gc.freeze()
     gc.disable()
     try:
         for r in range(rounds):
             for phase in ("steady", "swap"):
-                helper = None
-                if phase == "swap":
+                helper, submits = None, {}
+                if phase == "swap" and trigger == "submit":
+                    submits = dict(zip((100, 600), upcoming[2 * r : 2 * r + 2], strict=True))
+                elif phase == "swap":
                     helper = threading.Thread(target=swapper, args=(upcoming[2 * r : 2 * r + 2],))
                     helper.start()
                 buf, base = lat[phase], r * phase_ticks
@@ -249,6 +258,9 @@ def run_1khz(slot: ModelSlot, cells, windows, rounds: int, deadline_s: float, ma
                         at[base + i] = next_tick
                     misses[phase] += us > deadline_s * 1e6
                     failed += f.fallback
+                    if i in submits:
+                        t0 = time.perf_counter()
+                        slot.submit(submits[i]).add_done_callback(submitted(t0))
                     next_tick += period
                 if helper is not None:
                     helper.join()
@@ -374,13 +386,22 @@ def main() -> int:
     wake_p99, wake_max, wake_slow = thread_wakeup_us()
     steal_ms()
     by_engine = {}
-    styles = (("capi+idle", "capi", True, "thread"),
-              ("capi", "capi", False, "thread"), ("python", "python", False, "thread"),
-              ("wake only", "capi", True, "wake"))
-    for label, engine, use_idle, trigger in styles:
+    # (label, engine, the loop calls idle(), trigger, session built on a native thread where available)
+    styles = (("capi+idle", "capi", True, "thread", True), ("submit", "capi", True, "submit", True),
+              ("ctypes+idle", "capi", True, "thread", False),
+              ("capi", "capi", False, "thread", True), ("python", "python", False, "thread", False),
+              ("wake only", "capi", True, "wake", True))
+    for label, engine, use_idle, trigger, off_thread in styles:
         slot = ModelSlot(Predictor(r.files["model"], r.manifest, "1.0.0", engine=engine)).start()
-        make = lambda n, e=engine: Predictor(r.files["model"], r.manifest, f"1.0.{n}", engine=e)  # noqa: E731
+
+        def make(n, e=engine, native_build=off_thread):
+            new = Predictor(r.files["model"], r.manifest, f"1.0.{n}", engine=e)
+            if not native_build:  # as without the compiled helpers: the build runs through ctypes
+                new.builds_off_thread = lambda: False
+            return new
+
         by_engine[label] = {"model": swap_model, "engine": engine, "loop_calls_idle": use_idle, "trigger": trigger,
+                            "native_build_thread": off_thread and make(0).builds_off_thread(),
                             **run_1khz(slot, cells, raw, rounds, 1e-3, make, use_idle, trigger)}
         print(f"1 kHz hot swap via {label}: {by_engine[label]}", flush=True)
     swap = dict(by_engine["capi+idle"])

@@ -31,7 +31,8 @@ import numpy as np
 
 from ranml.errors import RanmlError
 
-__all__ = ["OPTIMIZATION_LEVELS", "NativeBinding", "NativeRuntime", "NativeSession", "native_runtime"]
+__all__ = ["OPTIMIZATION_LEVELS", "NativeBinding", "NativeRuntime", "NativeSession", "PendingSession",
+           "compiled_helpers", "native_runtime"]
 
 log = logging.getLogger("ranml.serving.ort_capi")
 
@@ -176,6 +177,59 @@ class NativeRuntime:
                                                      ctypes.byref(handle)), "cannot create a session")
         return NativeSession(self, handle)
 
+    def start_build(self, model: bytes, threads: int = 1, optimization: str = "off") -> PendingSession | None:
+        """Start building a session on a native thread that never takes the GIL; returns at once.
+
+        ``None`` where the compiled helper module is not built (then use :meth:`create_session`).
+        Poll :meth:`PendingSession.done` and collect with :meth:`PendingSession.session`.
+        """
+        if optimization not in OPTIMIZATION_LEVELS:
+            raise RanmlError(f"optimization must be one of {sorted(OPTIMIZATION_LEVELS)}; got {optimization!r}")
+        native = compiled_helpers()
+        if native is None:
+            return None
+        options = self._options(threads, optimization)
+        build = native.NativeBuild(self.api_address, self.env.value or 0, options.value or 0, model)
+        build.start()
+        return PendingSession(self, build)
+
+
+class PendingSession:
+    """A session being built on a native thread (see :meth:`NativeRuntime.start_build`)."""
+
+    def __init__(self, runtime: NativeRuntime, build: Any) -> None:
+        self.runtime = runtime
+        self._build = build
+
+    def done(self) -> bool:
+        """Whether the build has finished (never blocks)."""
+        return bool(self._build.done())
+
+    def session(self) -> NativeSession:
+        """The built session (waits for the build, with the GIL released, if it is not done).
+
+        Raises
+        ------
+        RanmlError
+            The build failed (ONNX Runtime's message), or the session was already collected.
+        """
+        try:
+            address = self._build.result()
+        except RuntimeError as exc:
+            raise RanmlError(f"cannot create a session: {exc}") from exc
+        return NativeSession(self.runtime, _P(address))
+
+
+@functools.cache
+def compiled_helpers() -> Any:
+    """The compiled module ``ranml.serving._native``, or ``None`` where it was not built."""
+    try:
+        from ranml.serving import _native
+    except ImportError as exc:  # built by `pip install`; missing where there was no C compiler
+        log.info("the compiled helpers are not available (%s); using the ctypes and numpy paths", exc)
+        return None
+    return _native
+
 
 class NativeSession:
     """One C-API session; released when closed or garbage-collected."""
@@ -225,7 +279,7 @@ class NativeBinding:
         return value
 
     def one_row_call(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray | int] | None:
-        """The compiled one-row call over this binding (see ``_onecall.c``); ``None`` if not built.
+        """The compiled one-row call over this binding (see ``_native.c``); ``None`` if not built.
 
         ``call(window, maps)`` scales ``window`` into ``x`` with ``maps = [A, B, S, T]`` (flat,
         float32), runs the session and returns ``y * S + T`` as a new array, or an int: 1 =
@@ -233,13 +287,11 @@ class NativeBinding:
         float32 array of ``x``'s size. Raises ``RuntimeError`` with ONNX Runtime's message when the
         run fails.
         """
-        try:
-            from ranml.serving import _onecall
-        except ImportError as exc:  # built by `pip install`; missing where there was no C compiler
-            log.info("the compiled one-row call is not available (%s); using the numpy path", exc)
+        native = compiled_helpers()
+        if native is None:
             return None
         session, (x_value, y_value) = self.session, self._values
-        call = _onecall.OneRowCall(session.runtime.api_address, session.handle.value or 0, self._names[0],
+        call = native.OneRowCall(session.runtime.api_address, session.handle.value or 0, self._names[0],
                                    x_value.value or 0, self._names[1], y_value.value or 0, self.x, self.y, self)
         return call.run
 

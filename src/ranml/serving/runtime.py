@@ -19,7 +19,7 @@ C library missing) the Python binding with IOBinding. Both run on pre-bound buff
 The hot path of a one-row call works on buffers prepared in advance: the per-cell scaler is
 expanded to the window's full shape once per cell (no broadcasting per call) and the latency goes
 into a preallocated ring. With the C-API engine, scaling, the run, the finiteness checks and
-unscaling are one call of the compiled ``ranml.serving._onecall`` (built by ``pip install``): for
+unscaling are one call of the compiled ``ranml.serving._native`` (built by ``pip install``): for
 models that run in a few µs, the numpy calls around the run cost as much as the run itself. Without
 it (no C compiler at install time, a float64 window, another engine) a handful of numpy calls do
 the same with identical results; finiteness is then checked with one dot product over the bound
@@ -35,12 +35,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from ranml.errors import RanmlError
 from ranml.serving.artefact import ModelManifest
+
+if TYPE_CHECKING:
+    from ranml.serving.ort_capi import NativeRuntime
 
 __all__ = ["Forecast", "Predictor", "VersionMetrics"]
 
@@ -172,7 +175,7 @@ class _CellMaps(NamedTuple):
     packed: np.ndarray
 
 
-# Reasons for the compiled call's result codes (_onecall.c: 1 = non-finite input, 2 = output).
+# Reasons for the compiled call's result codes (_native.c: 1 = non-finite input, 2 = output).
 _FUSED_REASONS = {1: "non-finite input (a gap in the window)", 2: "non-finite output"}
 _NOT_FAST = 3  # the window is not a C-contiguous float32 array: the numpy path takes it
 
@@ -290,7 +293,29 @@ class Predictor:
         assert fresh.build_s is not None  # set by the session step
         return fresh.build_s
 
-    def start_steps(self, between: Callable[[], None] | None = None, cells: Sequence[str] = ()) -> Iterator[str]:
+    def _providers(self) -> list[str]:
+        available = _available_providers()
+        return [p for p in self.providers if p in available] or ["CPUExecutionProvider"]
+
+    def _native_engine(self) -> NativeRuntime | None:
+        """The C-API runtime this version is built with, or ``None`` for the Python binding."""
+        native = None
+        if self.engine != "python" and self._providers()[0] == "CPUExecutionProvider":
+            from ranml.serving.ort_capi import native_runtime
+
+            native = native_runtime()
+        if self.engine == "capi" and native is None:
+            raise RanmlError("engine='capi' needs ONNX Runtime's C library on CPU; use engine='auto'")
+        return native
+
+    def builds_off_thread(self) -> bool:
+        """Whether ``start_steps(build_off_thread=True)`` builds on a native thread (else in its step)."""
+        from ranml.serving.ort_capi import compiled_helpers
+
+        return self._native_engine() is not None and compiled_helpers() is not None
+
+    def start_steps(self, between: Callable[[], None] | None = None, cells: Sequence[str] = (),
+                    build_off_thread: bool = False) -> Iterator[str]:
         """:meth:`start` in steps, yielding between them.
 
         With the C API the session is built without the GIL. The Python binding holds it while it
@@ -299,30 +324,34 @@ class Predictor:
         slack. ``cells``: cells whose scaling maps are prepared too, one step each (a hot swap
         passes the ones the old version served: its first call on each would otherwise build them,
         measured 3× a steady call).
+
+        ``build_off_thread`` (where :meth:`builds_off_thread`): the session is built on a native
+        thread that never takes the GIL; the steps yield ``"building"`` (a cheap poll) until it is
+        done, so a serving loop can step through them without ever waiting for the build.
         """
         import onnxruntime as ort
 
-        available = _available_providers()
-        providers = [p for p in self.providers if p in available] or ["CPUExecutionProvider"]
         # The registry stores a graph already optimised at the level export measured as fastest.
         runtime = self.manifest.runtime
         optimised = bool(runtime and runtime.optimized_file)
-        native = None
-        if self.engine != "python" and providers[0] == "CPUExecutionProvider":
-            from ranml.serving.ort_capi import native_runtime
-
-            native = native_runtime()
-        if self.engine == "capi" and native is None:
-            raise RanmlError("engine='capi' needs ONNX Runtime's C library on CPU; use engine='auto'")
+        native = self._native_engine()
         t0 = time.perf_counter()
         if native is not None:
+            level = "off" if optimised else "all"
             try:
-                session: Any = native.create_session(self._model, self.threads, "off" if optimised else "all")
+                pending = native.start_build(self._model, self.threads, level) if build_off_thread else None
+                if pending is not None:
+                    yield "building"
+                    while not pending.done():
+                        yield "building"
+                    session: Any = pending.session()
+                else:
+                    session = native.create_session(self._model, self.threads, level)
             except RanmlError as exc:
-                raise RanmlError(f"{self.manifest.name} {self.version}: cannot create a session: {exc}") from exc
+                raise RanmlError(f"{self.manifest.name} {self.version}: {exc}") from exc
             self._provider, self.engine_used = "CPUExecutionProvider", "capi"
         else:
-            session = self._python_session(ort, providers, optimised, between)
+            session = self._python_session(ort, self._providers(), optimised, between)
             self._provider, self.engine_used = session.get_providers()[0], "python"
         self.build_s = time.perf_counter() - t0
         yield "session"

@@ -47,6 +47,7 @@ log = logging.getLogger("ranml.serving.swap")
 _HANDOFF_SLACK_S = 400e-6  # idle() sleeps only with at least this much time before the next call
 _HANDOFF_SLEEP_S = 50e-6
 _HANDOFF_MARGIN_S = 300e-6  # a hand-over sleep ends at least this long before the next call
+_START_BUILD_COST_S = 200e-6  # starting a session build on a native thread (measured 75–85 µs; 420 µs the first time)
 _RELEASE_COST_S = 600e-6  # releasing a swapped-out session (measured 0.1–0.5 ms); idle() needs this much slack
 
 
@@ -72,6 +73,7 @@ class _Pending:
     first_cost_s: float = 0.0
     retired: Predictor | None = None
     loop_owned: bool = False  # submitted: no thread waits for it, the loop also releases the old version
+    off_thread: bool = False  # the session is built on a native thread (its steps poll it)
     done: Future[SwapEvent] = field(default_factory=Future)
 
 
@@ -155,7 +157,8 @@ class ModelSlot:
             return
         try:
             while self._pending is pending and time.perf_counter() + pending.step_cost_s < until:
-                self._step(pending, in_loop=True)
+                if self._step(pending, in_loop=True) == "building":
+                    break  # the session is being built on a native thread: look again next time
         finally:
             self._step_lock.release()
         if self._completed is not None and until - time.perf_counter() > _HANDOFF_SLACK_S:
@@ -172,15 +175,16 @@ class ModelSlot:
         finally:
             self._step_lock.release()
 
-    def _step(self, pending: _Pending, in_loop: bool) -> None:
+    def _step(self, pending: _Pending, in_loop: bool) -> str | None:
         """One preparation step of ``pending``; the last one activates it (caller holds the step lock).
 
         ``in_loop``: called by the serving loop's :meth:`idle` (else by the swapping thread).
+        Returns the step's name (``None`` after the last one or a failure).
         """
         try:
             t0 = time.perf_counter()
             done = next(pending.steps)
-            if done == "session" and pending.loop_owned:
+            if done == "session" and pending.loop_owned and not pending.off_thread:
                 self._loop_build_s = time.perf_counter() - t0
             # After the session build the next step (binding) gets the initial short-step estimate;
             # later ones are of the same kind as the one before (warm-up runs get faster, not
@@ -188,6 +192,7 @@ class ModelSlot:
             pending.progress_at = now = time.perf_counter()
             pending.step_cost_s = (pending.first_cost_s if done == "session"
                                    else min(1.5 * (now - t0) + 20e-6, pending.first_cost_s))
+            return done
         except StopIteration:
             self._pending = None
             # Not released here (freeing a session takes 0.1–0.5 ms): by a later idle() call with
@@ -195,10 +200,14 @@ class ModelSlot:
             # stopped calling idle() or had no room for them).
             if in_loop:
                 self._retired.append(self._active)
-                # Reported only with room left in this or a later idle() call: reporting wakes the
-                # thread waiting for it, which would otherwise run just as the loop makes its next
-                # call (on the new version).
-                self._completed = (pending, self._activate(pending.new, pending.t0))
+                event = self._activate(pending.new, pending.t0)
+                if pending.loop_owned:  # submitted: no thread is waiting to be woken
+                    pending.done.set_result(event)
+                else:
+                    # Reported only with room left in this or a later idle() call: reporting wakes
+                    # the thread waiting for it, which would otherwise run just as the loop makes
+                    # its next call (on the new version).
+                    self._completed = (pending, event)
             else:
                 pending.retired = self._active
                 pending.done.set_result(self._activate(pending.new, pending.t0))
@@ -206,6 +215,7 @@ class ModelSlot:
             self._pending = None
             log.warning("preparing %s failed, keeping %s: %s", pending.new.version, self._active.version, exc)
             pending.done.set_exception(exc)
+        return None
 
     def _loop_calls_idle(self) -> bool:
         return time.perf_counter() - self._idle_seen < 1.0
@@ -221,13 +231,13 @@ class ModelSlot:
     def submit(self, new: Predictor) -> Future[SwapEvent]:
         """Have the serving loop itself prepare ``new`` and make it active; returns at once.
 
-        For a loop that learns of a new version in its own thread (an event loop, a dApp loop)
-        and has more slack than a session build takes (a few ms in a busy process): every step,
-        the build included, runs in its :meth:`idle` calls and the swapped-out version is released
-        in a later one, so no other thread takes the GIL from the serving thread. The build runs
-        once its estimate (see :meth:`_build_cost_s`) fits before the loop's next call. A loop
-        with less slack (1 kHz) should use :meth:`swap` from another thread, which builds there
-        without the GIL (C-API engine) and leaves only the short steps to :meth:`idle`.
+        For a loop that learns of a new version in its own thread (an event loop, a dApp loop):
+        every step runs in its :meth:`idle` calls and the swapped-out version is released in a
+        later one, so no other Python thread takes the GIL from the serving thread. With the
+        C-API engine and the compiled helpers (the default on CPU) the session is built on a
+        native thread that never takes the GIL and idle() only polls it, so any slack will do
+        (1 kHz included). Otherwise the build itself runs in an idle() call once its estimate
+        (see :meth:`_build_cost_s`) fits before the loop's next call (a few ms in a busy process).
 
         Raises
         ------
@@ -236,14 +246,23 @@ class ModelSlot:
         """
         if new.started:
             raise RanmlError(f"submit() prepares a version itself; {new.version} is already started (use swap())")
+        if self._swap_lock.locked():
+            raise RanmlError(f"a swap is in progress; submit {new.version} after it")
+        return self._enqueue(new, loop_owned=True).done
+
+    def _enqueue(self, new: Predictor, loop_owned: bool) -> _Pending:
+        """Hand every preparation step of ``new`` to the loop's :meth:`idle` calls."""
         with self._step_lock:
-            if self._pending is not None or self._swap_lock.locked():
+            if self._pending is not None:
                 raise RanmlError(f"a swap is in progress; submit {new.version} after it")
             now = time.perf_counter()
-            steps = new.start_steps(cells=self._active.served_cells())
-            pending = _Pending(new, steps, now, self._build_cost_s(), now, self._step_cost_s(), loop_owned=True)
+            off_thread = new.builds_off_thread()
+            steps = new.start_steps(cells=self._active.served_cells(), build_off_thread=off_thread)
+            step_cost = self._step_cost_s()
+            first = _START_BUILD_COST_S if off_thread else self._build_cost_s()
+            pending = _Pending(new, steps, now, first, now, step_cost, loop_owned=loop_owned, off_thread=off_thread)
             self._pending = pending
-        return pending.done
+        return pending
 
     def _build_cost_s(self) -> float:
         """Estimated cost of a session build inside the serving loop.
@@ -262,6 +281,14 @@ class ModelSlot:
             t0 = time.perf_counter()
             if new.started:
                 event = self._activate(new, t0)
+            elif self._loop_calls_idle() and new.builds_off_thread():
+                # The loop does everything, the build on a native thread: this thread only waits
+                # (its GIL hand-overs are one now and one when it is woken, in the loop's slack).
+                self._hand_over = True
+                try:
+                    event = self._wait_for(self._enqueue(new, loop_owned=False))
+                finally:
+                    self._hand_over = False
             elif self._loop_calls_idle():
                 # Build the session here (no GIL with the C API), then hand the short steps to the
                 # serving loop's idle() calls; the loop makes the new version active itself. The

@@ -285,10 +285,13 @@ def test_submitted_version_is_prepared_and_released_by_the_loop_alone(data):
         slot.submit(new)
 
 
-def test_submitted_build_waits_for_enough_slack(data):
+def test_submitted_build_in_the_loop_waits_for_enough_slack(data):
+    """Without a native build thread (here: the Python binding) the build runs in one idle() call."""
     first = predictor(data, "nlinear", "1.0.0", epochs=1)
     slot = ModelSlot(first).start()
-    future = slot.submit(Predictor(first._model, first.manifest, "1.1.0"))
+    new = Predictor(first._model, first.manifest, "1.1.0", engine="python")
+    assert not new.builds_off_thread()
+    future = slot.submit(new)
     for _ in range(50):  # slack far below any session build: nothing runs
         slot.idle(time.perf_counter() + 20e-6)
     assert not future.done() and slot.active.version == "1.0.0" and slot.active.build_s is not None
@@ -296,8 +299,41 @@ def test_submitted_build_waits_for_enough_slack(data):
     assert future.result(timeout=0).to_version == "1.1.0"
 
 
-def test_swapping_thread_builds_right_after_a_call_and_the_loop_frees_the_old_version(data):
-    """The build starts in the slack after a serving call; the old version is released by the loop's idle()."""
+def test_submitted_build_runs_on_a_native_thread_while_the_loop_keeps_its_slack(data):
+    """With the compiled helpers idle() only polls the build: no step waits for it, no Python thread starts."""
+    first = predictor(data, "nlinear", "1.0.0", epochs=1)
+    new = Predictor(first._model, first.manifest, "1.1.0")
+    if not new.builds_off_thread():
+        pytest.skip("needs the C-API engine and the compiled helpers (ranml.serving._native, built by pip install)")
+    slot = ModelSlot(first).start()
+    _, cells, windows, _, _ = next(stream(data))
+    for _ in range(20):
+        slot.predict(cells, windows)
+    threads = threading.active_count()
+    future = slot.submit(new)
+    longest, polls = 0.0, 0
+    deadline = time.perf_counter() + 10.0
+    while not future.done() and time.perf_counter() < deadline:
+        until = time.perf_counter() + 700e-6  # a 1 kHz loop's slack
+        t0 = time.perf_counter()
+        slot.idle(until)
+        longest = max(longest, time.perf_counter() - t0)
+        polls += 1
+        assert threading.active_count() == threads  # the build thread is not a Python thread
+        slot.predict(cells, windows)
+    assert future.result(timeout=0).to_version == "1.1.0" and slot.active is new
+    assert new.build_s is not None and polls > 1
+    # The steps after the build (binding, warm-up runs) are short; the build itself never ran in idle().
+    assert longest < new.build_s, (longest, new.build_s)
+
+
+@pytest.mark.parametrize("off_thread", [False, True], ids=["build-on-swapping-thread", "build-on-native-thread"])
+def test_swapping_thread_builds_right_after_a_call_and_the_loop_frees_the_old_version(data, off_thread):
+    """The old version is released by the loop's idle(); a build on the swapping thread starts after a call.
+
+    ``off_thread``: the compiled helpers build the session on a native thread, polled by the loop
+    (the swapping thread only waits); else the swapping thread builds it through ctypes.
+    """
     import weakref
 
     first = predictor(data, "nlinear", "1.0.0", epochs=1)
@@ -307,10 +343,13 @@ def test_swapping_thread_builds_right_after_a_call_and_the_loop_frees_the_old_ve
     weakref.finalize(first, lambda: released_in.append(threading.get_ident()))
     new = Predictor(first._model, first.manifest, "1.1.0")
     del first
+    if off_thread and not new.builds_off_thread():
+        pytest.skip("needs the C-API engine and the compiled helpers (ranml.serving._native, built by pip install)")
+    new.builds_off_thread = lambda: off_thread
     build_started: list[float] = []
 
-    def steps_spy(between=None, cells=()):
-        inner = Predictor.start_steps(new, between, cells)
+    def steps_spy(between=None, cells=(), build_off_thread=False):
+        inner = Predictor.start_steps(new, between, cells, build_off_thread)
         build_started.append(time.perf_counter())  # runs at the first step: the session build
         yield from inner
 
@@ -342,8 +381,9 @@ def test_swapping_thread_builds_right_after_a_call_and_the_loop_frees_the_old_ve
         loop.join(timeout=30)
     assert event.to_version == "1.1.0" and slot.active is new
     assert released_in == [loop.ident]  # freed in the serving thread's slack, not by the swapping thread
-    # The build waited for the next call to end rather than starting at once, mid-slack or mid-call.
-    assert any(asked < end <= build_started[0] for end in calls_ended)
+    if not off_thread:
+        # The build waited for the next call to end rather than starting at once, mid-slack or mid-call.
+        assert any(asked < end <= build_started[0] for end in calls_ended)
 
 
 def test_swapping_thread_is_woken_only_when_the_loop_has_room_for_it(data):

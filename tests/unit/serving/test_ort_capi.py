@@ -1,5 +1,6 @@
 """ONNX Runtime through its C API: same answers as the Python binding, clear errors, no GIL while building."""
 
+import ctypes
 import sys
 import threading
 import time
@@ -114,8 +115,8 @@ def log_model(n: int = 4) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def onecall():
-    return pytest.importorskip("ranml.serving._onecall",
+def compiled():
+    return pytest.importorskip("ranml.serving._native",
                                reason="the compiled one-row call is built by `pip install` (needs a C compiler)")
 
 
@@ -125,7 +126,7 @@ def packed_maps(rng, nx: int, ny: int) -> tuple[np.ndarray, ...]:
     return a, b, s, t, np.concatenate([m.ravel() for m in (a, b, s, t)])
 
 
-def test_one_row_call_is_the_numpy_path_in_one_call(native, onecall):
+def test_one_row_call_is_the_numpy_path_in_one_call(native, compiled):
     rng = np.random.default_rng(3)
     model = affine_model()
     session = native.create_session(model)
@@ -154,7 +155,7 @@ def test_one_row_call_is_the_numpy_path_in_one_call(native, onecall):
     np.testing.assert_array_equal(call(w, maps), expected)
 
 
-def test_one_row_call_reports_what_it_cannot_answer(native, onecall):
+def test_one_row_call_reports_what_it_cannot_answer(native, compiled):
     session = native.create_session(log_model())
     xb, yb = np.zeros((1, 4), dtype=np.float32), np.zeros((1, 4), dtype=np.float32)
     call = session.bind("x", xb, "y", yb).one_row_call()
@@ -163,13 +164,13 @@ def test_one_row_call_reports_what_it_cannot_answer(native, onecall):
     maps = np.concatenate([ones, zeros, ones, zeros])
     np.testing.assert_allclose(call(np.full((1, 4), np.e, dtype=np.float32), maps), np.ones((1, 4)), rtol=1e-6)
     gap = np.array([[1.0, np.nan, 2.0, 3.0]], dtype=np.float32)
-    assert call(gap, maps) == onecall.NONFINITE_INPUT
+    assert call(gap, maps) == compiled.NONFINITE_INPUT
     np.testing.assert_array_equal(yb, np.ones((1, 4)))  # not run
-    assert call(np.array([[1.0, -1.0, 2.0, 3.0]], dtype=np.float32), maps) == onecall.NONFINITE_OUTPUT
+    assert call(np.array([[1.0, -1.0, 2.0, 3.0]], dtype=np.float32), maps) == compiled.NONFINITE_OUTPUT
     # Windows the compiled call does not take go back to the caller's numpy path.
-    assert call(np.ones((1, 4)), maps) == onecall.NOT_FAST  # float64
-    assert call(np.ones((4, 2), dtype=np.float32)[:, :1].T, maps) == onecall.NOT_FAST  # not contiguous
-    assert call(np.ones((1, 5), dtype=np.float32), maps) == onecall.NOT_FAST  # another size
+    assert call(np.ones((1, 4)), maps) == compiled.NOT_FAST  # float64
+    assert call(np.ones((4, 2), dtype=np.float32)[:, :1].T, maps) == compiled.NOT_FAST  # not contiguous
+    assert call(np.ones((1, 5), dtype=np.float32), maps) == compiled.NOT_FAST  # another size
     with pytest.raises(TypeError, match="maps must be a C-contiguous float32 array of 16 values"):
         call(np.ones((1, 4), dtype=np.float32), maps[:8])
     with pytest.raises(TypeError, match="two arguments"):
@@ -179,3 +180,45 @@ def test_one_row_call_reports_what_it_cannot_answer(native, onecall):
     assert broken is not None
     with pytest.raises(RuntimeError, match="ONNX Runtime run failed: .*nope"):
         broken(np.ones((1, 4), dtype=np.float32), maps)
+
+
+def test_session_built_on_a_native_thread_never_takes_the_gil(native, compiled):
+    model = affine_model(layers=20)  # a build of a few ms
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(100.0)  # nothing pre-empts this thread: a build needing the GIL could not end
+    try:
+        pending = native.start_build(model, threads=1, optimization="all")
+        assert pending is not None
+        spins, give_up = 0, time.perf_counter() + 20.0
+        while not pending.done() and time.perf_counter() < give_up:
+            spins += 1  # pure Python, never releasing the GIL
+        assert pending.done(), "the build did not finish while this thread held the GIL"
+    finally:
+        sys.setswitchinterval(interval)
+    assert spins > 0
+    session = pending.session()
+    xb, yb = np.ones((1, 8), dtype=np.float32), np.zeros((1, 3), dtype=np.float32)
+    session.bind("x", xb, "y", yb).run()
+    expected = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, {"x": xb})[0]
+    np.testing.assert_allclose(yb, expected, rtol=1e-6, atol=1e-6)
+    with pytest.raises(RanmlError, match="already handed over"):
+        pending.session()
+
+
+def test_native_thread_build_errors_and_abandoned_builds(native, compiled):
+    with pytest.raises(RanmlError, match="cannot create a session: .*protobuf"):
+        native.start_build(b"not an onnx model").session()  # waits for the build, then reports it
+    with pytest.raises(RanmlError, match="optimization must be one of"):
+        native.start_build(affine_model(), optimization="max")
+    for _ in range(5):  # dropped while building: the object waits for its thread and frees the session
+        native.start_build(affine_model(layers=20))
+    build = compiled.NativeBuild(native.api_address, native.env.value, native._options(1, "off").value,
+                                 affine_model())
+    with pytest.raises(RuntimeError, match="not started"):
+        build.result()
+    build.start()
+    with pytest.raises(RuntimeError, match="started once"):
+        build.start()
+    from ranml.serving.ort_capi import NativeSession
+
+    NativeSession(native, ctypes.c_void_p(build.result())).close()

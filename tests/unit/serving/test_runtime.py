@@ -59,7 +59,7 @@ def test_predict_matches_the_model_in_original_units(exported, engine):
 
 
 def test_compiled_one_row_call_answers_exactly_like_the_numpy_path(exported):
-    pytest.importorskip("ranml.serving._onecall",
+    pytest.importorskip("ranml.serving._native",
                         reason="the compiled one-row call is built by `pip install` (needs a C compiler)")
     _, data, result = exported
     from ranml.serving.ort_capi import native_runtime

@@ -1,6 +1,10 @@
 /*
- * ranml.serving._onecall: a one-row forecast in one native call.
+ * ranml.serving._native: compiled helpers of the runtime's C-API engine.
  *
+ * OneRowCall: a one-row forecast in one native call.
+ * NativeBuild: a session built on a native thread that never takes the GIL.
+ *
+ * --- OneRowCall ---
  * For models whose run takes a few microseconds, the numpy calls around the run (scaling the
  * window into the bound input buffer, the finiteness check, unscaling the output) cost as much as
  * the run itself. OneRowCall.run() does all of it in C around one call of ONNX Runtime's C API
@@ -16,7 +20,16 @@
  * result is bit-identical to the numpy path of ranml.serving.runtime.
  *
  * The session, the input/output OrtValues over x and y and their names are owned by the Python
- * object passed as `owner` (an ort_capi.NativeBinding), which this object keeps alive.
+ * object passed as `owner` (an ort_capi.NativeBinding), which this object keeps alive. Not for
+ * concurrent calls (the Predictor serialises its calls).
+ *
+ * --- NativeBuild ---
+ * A hot swap builds the new version's session while the serving loop keeps answering. Built from
+ * a Python thread (ctypes releases the GIL for the build), that thread still needs the GIL to
+ * start the build and to return from it, and each hand-over can hold the serving thread up (on a
+ * VM whose blocked threads wake slowly, by milliseconds). NativeBuild.start() runs
+ * CreateSessionFromArray on an OS thread of its own that touches no Python object: the serving
+ * loop polls done() in its slack and collects the session with result(); no hand-over at all.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -26,7 +39,13 @@
 #include <string.h>
 
 /* Indices in the OrtApi function table (ABI-stable: entries are only ever appended). */
-enum { API_GET_ERROR_MESSAGE = 2, API_RUN = 9, API_RELEASE_STATUS = 93 };
+enum {
+    API_GET_ERROR_MESSAGE = 2,
+    API_CREATE_SESSION_FROM_ARRAY = 8,
+    API_RUN = 9,
+    API_RELEASE_STATUS = 93,
+    API_RELEASE_SESSION = 95,
+};
 
 /* Result codes of run() other than an array (ranml.serving.runtime reads them). */
 enum { NONFINITE_INPUT = 1, NONFINITE_OUTPUT = 2, NOT_FAST = 3 };
@@ -36,6 +55,8 @@ typedef void *(*run_fn)(void *session, const void *run_options, const char *cons
                         size_t output_len, void **outputs);
 typedef const char *(*message_fn)(const void *status);
 typedef void (*release_fn)(void *status);
+typedef void *(*create_fn)(const void *env, const void *model, size_t length, const void *options,
+                           void **session);
 
 typedef struct {
     PyObject_HEAD
@@ -205,7 +226,7 @@ static PyMethodDef onerow_methods[] = {
 
 static PyTypeObject OneRowCallType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "ranml.serving._onecall.OneRowCall",
+    .tp_name = "ranml.serving._native.OneRowCall",
     .tp_doc = "A bound one-row session call: scale, run, check and unscale in one native call.",
     .tp_basicsize = sizeof(OneRowCall),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
@@ -217,24 +238,188 @@ static PyTypeObject OneRowCallType = {
     .tp_methods = onerow_methods,
 };
 
-static struct PyModuleDef onecall_module = {
+/* ---------------------------------------------------------------------------------------------- */
+
+enum { BUILD_NEW = 0, BUILD_RUNNING = 1, BUILD_DONE = 2 };
+
+typedef struct {
+    PyObject_HEAD
+    create_fn create;
+    message_fn message;
+    release_fn release_status;
+    release_fn release_session;
+    void *env;
+    void *options;
+    PyObject *model;             /* bytes, read by the build thread: alive until the build is done */
+    PyThread_type_lock finished; /* held from start() until the build thread is done */
+    int state;                   /* BUILD_*: written with release, read with acquire semantics */
+    void *session;               /* the built session, until result() hands it over */
+    void *status;                /* the error status of a failed build, until result() reads it */
+} NativeBuild;
+
+static int build_state(NativeBuild *self)
+{
+    return __atomic_load_n(&self->state, __ATOMIC_ACQUIRE);
+}
+
+/* The build thread: no Python API here (it holds no thread state and never takes the GIL). */
+static void build_thread(void *arg)
+{
+    NativeBuild *self = arg;
+    void *session = NULL;
+    self->status = self->create(self->env, PyBytes_AS_STRING(self->model), (size_t)PyBytes_GET_SIZE(self->model),
+                                self->options, &session);
+    self->session = self->status == NULL ? session : NULL;
+    __atomic_store_n(&self->state, BUILD_DONE, __ATOMIC_RELEASE);
+    PyThread_release_lock(self->finished);
+}
+
+/* Wait (GIL released) until a started build is done. */
+static void wait_for_build(NativeBuild *self)
+{
+    if (build_state(self) == BUILD_RUNNING) {
+        Py_BEGIN_ALLOW_THREADS
+        PyThread_acquire_lock(self->finished, WAIT_LOCK);
+        PyThread_release_lock(self->finished);
+        Py_END_ALLOW_THREADS
+    }
+}
+
+static int build_init(NativeBuild *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"api", "env", "options", "model", NULL};
+    PyObject *api, *env, *options, *model;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOS", kwlist, &api, &env, &options, &model))
+        return -1;
+    if (self->finished != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "a NativeBuild is initialised once");
+        return -1;
+    }
+    void **table = address(api, "api");
+    if (table == NULL)
+        return -1;
+    self->env = address(env, "env");
+    self->options = address(options, "options");
+    if (PyErr_Occurred())
+        return -1;
+    self->create = (create_fn)table[API_CREATE_SESSION_FROM_ARRAY];
+    self->message = (message_fn)table[API_GET_ERROR_MESSAGE];
+    self->release_status = (release_fn)table[API_RELEASE_STATUS];
+    self->release_session = (release_fn)table[API_RELEASE_SESSION];
+    self->finished = PyThread_allocate_lock();
+    if (self->finished == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_INCREF(model);
+    self->model = model;
+    return 0;
+}
+
+static PyObject *build_start(NativeBuild *self, PyObject *Py_UNUSED(ignored))
+{
+    if (self->finished == NULL || build_state(self) != BUILD_NEW) {
+        PyErr_SetString(PyExc_RuntimeError, "a NativeBuild is started once, after it is initialised");
+        return NULL;
+    }
+    PyThread_acquire_lock(self->finished, WAIT_LOCK); /* free until now: does not block */
+    self->state = BUILD_RUNNING;
+    if (PyThread_start_new_thread(build_thread, self) == PYTHREAD_INVALID_THREAD_ID) {
+        self->state = BUILD_NEW;
+        PyThread_release_lock(self->finished);
+        PyErr_SetString(PyExc_RuntimeError, "cannot start a thread for the session build");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *build_done(NativeBuild *self, PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(build_state(self) == BUILD_DONE);
+}
+
+static PyObject *build_result(NativeBuild *self, PyObject *Py_UNUSED(ignored))
+{
+    if (build_state(self) == BUILD_NEW) {
+        PyErr_SetString(PyExc_RuntimeError, "result() of a build that was not started");
+        return NULL;
+    }
+    wait_for_build(self);
+    if (self->status != NULL) {
+        const char *message = self->message(self->status);
+        PyErr_Format(PyExc_RuntimeError, "%s", message ? message : "(no message)");
+        self->release_status(self->status);
+        self->status = NULL;
+        return NULL;
+    }
+    if (self->session == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the session of this build was already handed over");
+        return NULL;
+    }
+    void *session = self->session;
+    self->session = NULL; /* the caller owns it now (ort_capi.NativeSession releases it) */
+    return PyLong_FromVoidPtr(session);
+}
+
+static void build_dealloc(NativeBuild *self)
+{
+    wait_for_build(self); /* the build thread reads this object until it is done */
+    if (self->session != NULL)
+        self->release_session(self->session);
+    if (self->status != NULL)
+        self->release_status(self->status);
+    if (self->finished != NULL)
+        PyThread_free_lock(self->finished);
+    Py_XDECREF(self->model);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef build_methods[] = {
+    {"start", (PyCFunction)build_start, METH_NOARGS, "Start the build on a native thread (once)."},
+    {"done", (PyCFunction)build_done, METH_NOARGS, "Whether the build has finished (never blocks)."},
+    {"result", (PyCFunction)build_result, METH_NOARGS,
+     "The session's address once built (waits with the GIL released if needed; handed over once).\n"
+     "Raises RuntimeError with ONNX Runtime's message when the build failed."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject NativeBuildType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "ranml.serving._native.NativeBuild",
+    .tp_doc = "One session build from ONNX bytes on a native thread that never takes the GIL.",
+    .tp_basicsize = sizeof(NativeBuild),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)build_init,
+    .tp_dealloc = (destructor)build_dealloc,
+    .tp_methods = build_methods,
+};
+
+static struct PyModuleDef native_module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "ranml.serving._onecall",
-    .m_doc = "A one-row forecast (scale, ONNX Runtime C API run, checks, unscale) in one native call.",
+    .m_name = "ranml.serving._native",
+    .m_doc = "Compiled helpers of the C-API engine: a one-row forecast in one native call, and "
+             "session builds on a native thread that never takes the GIL.",
     .m_size = -1,
 };
 
-PyMODINIT_FUNC PyInit__onecall(void)
+PyMODINIT_FUNC PyInit__native(void)
 {
     import_array();
-    if (PyType_Ready(&OneRowCallType) < 0)
+    if (PyType_Ready(&OneRowCallType) < 0 || PyType_Ready(&NativeBuildType) < 0)
         return NULL;
-    PyObject *m = PyModule_Create(&onecall_module);
+    PyObject *m = PyModule_Create(&native_module);
     if (m == NULL)
         return NULL;
     Py_INCREF(&OneRowCallType);
     if (PyModule_AddObject(m, "OneRowCall", (PyObject *)&OneRowCallType) < 0) {
         Py_DECREF(&OneRowCallType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&NativeBuildType);
+    if (PyModule_AddObject(m, "NativeBuild", (PyObject *)&NativeBuildType) < 0) {
+        Py_DECREF(&NativeBuildType);
         Py_DECREF(m);
         return NULL;
     }
