@@ -68,7 +68,7 @@ def run(ref: Annotated[str, typer.Argument(help="module:app, or prb-reservation.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     if http_port is not None:
-        _health_server(http_port, lambda: {"dapp": dapp.name, **loop.stats.summary(), "swaps": holder.swaps})
+        _health_server(http_port, lambda: {"dapp": dapp.name, **loop.stats.summary(), "swaps": holder.swaps_done})
     swapper = start_swapper(holder, dapp, cells, registry, model, swap_every_s, stop)
     try:
         stats = loop.run(stop, max_slots)
@@ -78,7 +78,7 @@ def run(ref: Annotated[str, typer.Argument(help="module:app, or prb-reservation.
         if swapper is not None:
             swapper.join(timeout=5)
     out = {"dapp": dapp.name, "transport": transport, "budget_us": budget_us, **stats.summary(),
-           "swaps": holder.swaps}
+           "swaps": holder.swaps_done}
     if json_out is not None:
         json_out.write_text(json.dumps(out, indent=2), encoding="utf-8")
     typer.echo(json.dumps(out))

@@ -105,6 +105,12 @@ class ModelHolder:
         self.current = forecaster
         self.swaps += 1
 
+    @property
+    def swaps_done(self) -> int:
+        """Completed swaps: forecasters replaced, plus model versions swapped in the current one's slot."""
+        slot = getattr(self.current, "slot", None)
+        return self.swaps + (len(slot.events) if slot is not None else 0)
+
 
 @dataclass
 class DApp:

@@ -5,15 +5,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from ranml.dapp.loop import DApp, LinearTrendForecaster, ModelHolder, OnnxSlotForecaster, SlotForecaster
+from ranml.errors import RanmlError
+
+if TYPE_CHECKING:
+    from ranml.serving.runtime import Predictor
 
 __all__ = ["build_forecaster", "start_swapper"]
 
 log = logging.getLogger("ranml.dapp.runtime")
 
 
-def _predictor(registry: str, model: str) -> object:
+def _predictor(registry: str, model: str) -> Predictor:
     from ranml.serving.registry import open_registry
     from ranml.serving.runtime import Predictor
 
@@ -26,7 +31,7 @@ def build_forecaster(dapp: DApp, cells: int, registry: str | None, model: str | 
     if registry and model:
         from ranml.serving.swap import ModelSlot
 
-        slot = ModelSlot(_predictor(registry, model)).start()  # type: ignore[arg-type]
+        slot = ModelSlot(_predictor(registry, model)).start()
         return OnnxSlotForecaster(slot, cells)
     return LinearTrendForecaster(cells, dapp.window, dapp.horizon)
 
@@ -41,11 +46,20 @@ def start_swapper(holder: ModelHolder, dapp: DApp, cells: int, registry: str | N
         while not stop.wait(every_s):
             current = holder.current
             if isinstance(current, OnnxSlotForecaster) and registry and model:
-                current.slot.swap(_predictor(registry, model))  # prepared between the loop's calls
-                holder.swaps += 1
+                new = _predictor(registry, model)
+                if new.builds_off_thread():
+                    # The loop prepares it in its idle time, the session on a native thread: this
+                    # thread neither waits nor is woken for it (each hand-over can cost a slot).
+                    try:
+                        current.slot.submit(new)
+                    except RanmlError as exc:  # the previous one is still being prepared
+                        log.warning("hot swap skipped: %s", exc)
+                        continue
+                else:
+                    current.slot.swap(new)  # prepared between the loop's calls
             else:
                 holder.swap(build_forecaster(dapp, cells, registry, model))
-            log.debug("hot swap %d at %.3f", holder.swaps, time.monotonic())
+            log.debug("hot swap asked for at %.3f (%d done)", time.monotonic(), holder.swaps_done)
 
     thread = threading.Thread(target=work, name="dapp-swapper", daemon=True)
     thread.start()
