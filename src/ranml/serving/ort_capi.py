@@ -11,6 +11,11 @@ Only what the runtime needs is bound: environment, session options (threads, opt
 a session from bytes, tensors over caller-owned numpy buffers, and ``Run`` into pre-bound outputs.
 CPU only; other execution providers go through the Python binding.
 
+Two compiled helpers (``ranml.serving._native``, built by ``pip install``; see ``_native.c``) use
+the same function table: a one-row forecast in one native call
+(:meth:`NativeBinding.one_row_call`) and a session build on a native thread that never takes the
+GIL (:meth:`NativeRuntime.start_build`). Where they are not built, the ctypes paths serve.
+
 The library is loaded lazily, once per process (ONNX Runtime allows one environment per process
 and library copy); :func:`native_runtime` returns ``None`` where it is not available.
 """

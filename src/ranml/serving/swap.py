@@ -2,17 +2,18 @@
 
 A :class:`ModelSlot` holds the active :class:`~ranml.serving.runtime.Predictor`. A new version is
 started (session built from the pre-optimised graph with optimisations off, buffers bound, warmed
-up) on a background thread while the old one keeps answering; then the reference is swapped in one
-assignment. Calls already running hold the old predictor and finish on it; nothing is dropped.
+up) while the old one keeps answering; then the reference is swapped in one assignment. Calls
+already running hold the old predictor and finish on it; nothing is dropped.
 
 How the new version is prepared, measured at 1 kHz on this 2-core machine (benchmarks/serving.py):
 
-* The session is built on the swapping thread. With the C-API engine (CPU, the default) ONNX
-  Runtime builds it without holding the GIL, so the serving thread keeps answering (the Python
-  binding holds the GIL for 1–2 ms per build, long enough to miss a 1 ms tick). The build starts
-  right after a serving call, the loop sleeps through its slack while it runs, and the swapping
-  thread does nothing else once it is built: Python run there then would hold the GIL just when
-  the serving call running at that moment returns from ONNX Runtime.
+* With the C-API engine (CPU, the default) and the compiled helpers (``ranml.serving._native``,
+  built by ``pip install``) the session is built on a native thread that never takes the GIL; the
+  loop's :meth:`ModelSlot.idle` polls it. Without them it is built on the swapping thread through
+  ctypes (no GIL while ONNX Runtime works, but the thread needs it to start and to return): the
+  build starts right after a serving call, the loop sleeps through its slack while it runs, and
+  the swapping thread does nothing else once it is built. The Python binding holds the GIL for
+  1–2 ms per build, long enough to miss a 1 ms tick.
 * The remaining steps (binding buffers, warm-up runs) are where the serving thread would be
   disturbed: each one run concurrently with a serving call contends for the GIL and the CPU and
   slowed such calls 2–5×. A loop that knows its slack calls :meth:`ModelSlot.idle` while it
@@ -20,8 +21,10 @@ How the new version is prepared, measured at 1 kHz on this 2-core machine (bench
   before its next call, the swap itself happens there between two calls, and the old version is
   released by a later idle() call with room for it. A loop that never
   calls :meth:`~ModelSlot.idle` gets the steps on the swapping thread, each right after a call.
-* :meth:`ModelSlot.submit` leaves every step, the build included, to the loop's idle() calls: no
-  second thread takes part (for loops with more slack than a build, which takes a few ms in a
+* :meth:`ModelSlot.submit` leaves every step to the loop's idle() calls and returns at once: no
+  other Python thread waits or is woken (the best measured at 1 kHz). :meth:`ModelSlot.swap`
+  from another thread does the same and waits; without the compiled helpers it builds on its own
+  thread, and submit() builds in an idle() call with room for a whole build (a few ms in a
   process busy serving).
 """
 
