@@ -241,6 +241,7 @@ class ModelSlot:
         native thread that never takes the GIL and idle() only polls it, so any slack will do
         (1 kHz included). Otherwise the build itself runs in an idle() call once its estimate
         (see :meth:`_build_cost_s`) fits before the loop's next call (a few ms in a busy process).
+        The future is completed in the loop's idle(): callbacks added to it run there.
 
         Raises
         ------
