@@ -311,20 +311,17 @@ def test_submitted_build_runs_on_a_native_thread_while_the_loop_keeps_its_slack(
         slot.predict(cells, windows)
     threads = threading.active_count()
     future = slot.submit(new)
-    longest, polls = 0.0, 0
+    calls, returned_while_building = 0, 0
     deadline = time.perf_counter() + 10.0
     while not future.done() and time.perf_counter() < deadline:
-        until = time.perf_counter() + 700e-6  # a 1 kHz loop's slack
-        t0 = time.perf_counter()
-        slot.idle(until)
-        longest = max(longest, time.perf_counter() - t0)
-        polls += 1
+        slot.idle(time.perf_counter() + 700e-6)  # a 1 kHz loop's slack
+        calls += 1
+        returned_while_building += new.build_s is None  # set once the built session is collected
         assert threading.active_count() == threads  # the build thread is not a Python thread
         slot.predict(cells, windows)
     assert future.result(timeout=0).to_version == "1.1.0" and slot.active is new
-    assert new.build_s is not None and polls > 1
-    # The steps after the build (binding, warm-up runs) are short; the build itself never ran in idle().
-    assert longest < new.build_s, (longest, new.build_s)
+    # The first idle() started the build and returned at once: the loop never waited for it.
+    assert returned_while_building >= 1 and calls > returned_while_building
 
 
 @pytest.mark.parametrize("off_thread", [False, True], ids=["build-on-swapping-thread", "build-on-native-thread"])
