@@ -1,8 +1,9 @@
 """Build hook for the one compiled module; everything else is declared in pyproject.toml.
 
-``ranml.serving._native`` (C, numpy C API) runs a one-row forecast in one native call. It is
-optional: where it cannot be compiled (no C compiler), the runtime uses its numpy path, which gives
-the same results more slowly. ``.ci/run`` checks that it was built.
+``ranml.serving._native`` (C, numpy C API) runs a one-row forecast in one native call and builds
+sessions on a native thread that never takes the GIL. It is optional: where it cannot be compiled
+(no C compiler), the runtime uses its numpy and ctypes paths, which give the same results more
+slowly. ``.ci/run`` checks that it was built.
 """
 
 import sys

@@ -10,7 +10,7 @@ ARG PYTHON=3.11
 
 FROM python:${PYTHON}-slim-bookworm AS build
 WORKDIR /src
-# gcc: the compiled one-row call of the serving runtime (optional; without it, a slower numpy path)
+# gcc: the serving runtime's compiled helpers (optional; without them, slower numpy/ctypes paths)
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml setup.py constraints.txt README.md ./
 COPY src ./src

@@ -12,7 +12,7 @@ ARG BASE=python:3.11-slim-bookworm
 FROM python:3.11-slim-bookworm AS build
 ARG ORT=onnxruntime
 WORKDIR /src
-# gcc: the compiled one-row call of the serving runtime (optional; without it, a slower numpy path)
+# gcc: the serving runtime's compiled helpers (optional; without them, slower numpy/ctypes paths)
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml setup.py constraints.txt README.md ./
 COPY src ./src

@@ -121,7 +121,7 @@ class NativeRuntime:
         if not table:
             raise RanmlError(f"ONNX Runtime {self.version} does not offer C API version {_API_VERSION}")
         entries = ctypes.cast(table, _PP)
-        self.api_address: int = table  # the OrtApi table (the compiled one-row call indexes it too)
+        self.api_address: int = table  # the OrtApi table (the compiled helpers index it too)
         self._lib = lib  # keeps the library loaded as long as the functions are used
         self.fn: dict[str, Any] = {
             name: ctypes.CFUNCTYPE(res, *args)(entries[index]) for name, (index, res, args) in _FUNCTIONS.items()
