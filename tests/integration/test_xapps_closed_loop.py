@@ -64,7 +64,7 @@ def get(port, path):
         return json.loads(r.read())
 
 
-def run_app(tmp_path, registry, app, config, low, high, during=None, start="05"):
+def run_app(tmp_path, registry, app, config, low, high, during=None, start="05", transport="python"):
     sim_port, state_port, xapp_port, http_port = (free_port() for _ in range(4))
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(SCENARIO.format(low=low, high=high, start=start))
@@ -74,6 +74,9 @@ def run_app(tmp_path, registry, app, config, low, high, during=None, start="05")
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps({"policy": "forecast", "registry": str(registry.root), "model": "load", **config}))
     env = {**os.environ, "RMR_SRC_ID": "127.0.0.1", "RMR_SEED_RT": str(routes)}
+    xapp_env = dict(env)
+    if transport == "librmr":  # librmr: the seed file only, and a control port of its own
+        xapp_env.update(RMR_RTG_SVC="-1", RMR_CTL_PORT=str(free_port()))
     summary = tmp_path / "e2sim.json"
     sim = subprocess.Popen([sys.executable, "-m", "ranml.cli.app", "e2sim", "run", str(scenario), "--rmr-port",
                             str(sim_port), "--state-port", str(state_port), "--json-summary", str(summary),
@@ -81,8 +84,9 @@ def run_app(tmp_path, registry, app, config, low, high, during=None, start="05")
     assert "state_port" in sim.stderr.readline()
     xapp = subprocess.Popen([sys.executable, "-m", "ranml.cli.app", "xapp", "run", app, "--rmr-port", str(xapp_port),
                              "--http-port", str(http_port), "--state", "memory", "--e2mgr-url",
-                             f"http://127.0.0.1:{state_port}", "--config", str(cfg), "--name", "127.0.0.1"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             f"http://127.0.0.1:{state_port}", "--config", str(cfg), "--name", "127.0.0.1",
+                             "--transport", transport],
+                            env=xapp_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -174,3 +178,19 @@ def test_broken_artefact_keeps_the_running_model(tmp_path, registry):
         assert np.allclose(f.predict(["a", "b"], windows, np.array([1.8e9, 1.8e9])), before)
     finally:
         f.close()
+
+
+def test_traffic_steering_xapp_on_librmr(tmp_path, registry):
+    """The same closed loop with the xApp on the OSC librmr binding (ricxappframe), e2sim on ranml's RMR."""
+    from ranml.xapp.osc_transport import librmr_available
+
+    reason = librmr_available()
+    if reason is not None:
+        pytest.skip(f"librmr_si.so is not installed here ({reason}); build it as .ci/run does")
+    counters, truth, status = run_app(tmp_path, registry, "traffic-steering", {"high": 0.8, "low": 0.65}, 0.4, 1.3,
+                                      start="11", transport="librmr")
+    assert status["ready"]
+    assert counters["indications"] == truth["e2"]["indications_sent"] > 100 and counters["dropped"] == 0
+    assert truth["totals"]["handovers_ok"] >= 1 and counters["controls_ok"] == truth["e2"]["controls_ok"] >= 1
+    assert counters["subscriptions_deleted"] == 2 and truth["e2"]["deletes"] == 2
+    assert counters["resubscribed"] >= 1 and truth["e2"]["restarts"] == 1

@@ -78,7 +78,7 @@ def run(ref: Annotated[str, typer.Argument(help="module:app, or traffic-steering
         if transport == "librmr":
             from ranml.xapp.osc_transport import OscRmrTransport
 
-            rmr = OscRmrTransport(rmr_port)
+            rmr = OscRmrTransport(rmr_port, src_id=name)  # routes: RMR_SEED_RT / RMR_RTG_SVC, as OSC sets them
         else:
             rmr = RmrTransport(rmr_port, name=name)
             rmr.endpoint.routes = seed_route_table(rmr.endpoint.own_names)
@@ -136,6 +136,9 @@ def descriptor(ref: Annotated[str, typer.Argument(help="module:app, or a built-i
 @handle_errors
 def validate(path: Annotated[Path, typer.Argument(help="A config-file.json.")],
              schema: Annotated[Path | None, typer.Option(help="The app's controls schema (schema.json).")] = None,
+             root_schema: Annotated[Path | None, typer.Option(
+                 help="Root schema instead of the onboarder API's (e.g. the onboarding guide's "
+                      "embedded-schema.json).")] = None,
              ) -> None:
     """Check a descriptor against the OSC schema: prints the problems (exit 1) or nothing (exit 0)."""
     from ranml.xapp.descriptor import validate_descriptor
@@ -146,7 +149,8 @@ def validate(path: Annotated[Path, typer.Argument(help="A config-file.json.")],
         typer.echo(f"{path}: not readable JSON: {exc}")
         raise typer.Exit(1) from None
     controls = json.loads(schema.read_text(encoding="utf-8")) if schema is not None else None
-    problems = validate_descriptor(data, controls)
+    root = json.loads(root_schema.read_text(encoding="utf-8")) if root_schema is not None else None
+    problems = validate_descriptor(data, controls, root)
     for p in problems:
         typer.echo(p)
     raise typer.Exit(1 if problems else 0)

@@ -4,6 +4,12 @@ The OSC root schema (shipped as package data, Apache-2.0, from the O-RAN SC appm
 ``controls`` as a placeholder that the onboarding tool replaces with the xApp's own controls
 schema. :func:`validate_descriptor` does the same: the root schema checks everything else, and
 ``controls`` is checked against the controls schema given (the app's config JSON schema).
+
+The xApp's name is ``name`` in the onboarder API's schema and ``xapp_name`` in the onboarding
+guide's (kpimon-go, the traffic-steering xApp and the guide's example use ``xapp_name``). The
+onboarder takes ``name`` when present, else ``xapp_name`` (``xApp_builder.py``); so does
+:func:`descriptor_name`. :func:`build_descriptor` writes both, because ricxappframe's registration
+reads ``name``.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 
 from ranml.protocols.rmr import MTYPES, mtype_name
 
-__all__ = ["build_descriptor", "root_schema", "validate_descriptor"]
+__all__ = ["build_descriptor", "descriptor_name", "root_schema", "validate_descriptor"]
 
 
 @cache
@@ -28,6 +34,18 @@ def root_schema() -> dict[str, Any]:
     """A copy of the OSC xApp descriptor root schema."""
     data: dict[str, Any] = json.loads(_root_schema_text())
     return data
+
+
+_NAME_KEYS = ("name", "xapp_name")
+
+
+def descriptor_name(descriptor: dict[str, Any]) -> str | None:
+    """The xApp's name as the OSC onboarder reads it: ``name``, else ``xapp_name`` (``None``: neither)."""
+    for key in _NAME_KEYS:
+        value = descriptor.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def _names(mtypes: set[int]) -> list[str]:
@@ -46,6 +64,7 @@ def build_descriptor(app: Any, image_registry: str = "nexus3.o-ran-sc.org:10002"
     tx = set(app.tx_mtypes()) | {MTYPES["RIC_HEALTH_CHECK_RESP"]}
     return {
         "name": app.name,
+        "xapp_name": app.name,
         "version": app.version,
         "containers": [{"name": app.name,
                         "image": {"registry": image_registry, "name": image_name or f"ranml-{app.name}",
@@ -66,21 +85,42 @@ def build_descriptor(app: Any, image_registry: str = "nexus3.o-ran-sc.org:10002"
     }
 
 
-def validate_descriptor(descriptor: Any, controls_schema: dict[str, Any] | None = None) -> list[str]:
-    """Problems found in a descriptor (empty when valid), each naming its JSON path."""
+def validate_descriptor(descriptor: Any, controls_schema: dict[str, Any] | None = None,
+                        root: dict[str, Any] | None = None) -> list[str]:
+    """Problems found in a descriptor (empty when valid), each naming its JSON path.
+
+    Parameters
+    ----------
+    descriptor
+        The parsed ``config-file.json``.
+    controls_schema
+        JSON schema of the ``controls`` section (the xApp's ``schema.json``); any object when left out.
+    root
+        The root schema; default :func:`root_schema` (the onboarder API's). The onboarding guide's
+        ``embedded-schema.json`` is the other generation in use (string ``command``, list ``metrics``).
+    """
     import jsonschema
 
-    schema = root_schema()
-    schema["properties"] = copy.deepcopy(schema["properties"])
-    schema["properties"]["controls"] = controls_schema or {"type": "object"}
+    schema = copy.deepcopy(root) if root is not None else root_schema()
+    properties = schema.setdefault("properties", {})
+    properties["controls"] = controls_schema or {"type": "object"}
+    for key in _NAME_KEYS:
+        properties.setdefault(key, {"type": "string", "minLength": 1})
     problems = []
     if not isinstance(descriptor, dict):
         return ["$: the descriptor must be a JSON object"]
-    for key in ("name", "version", "containers", "messaging"):
+    present = [k for k in _NAME_KEYS if k in descriptor]
+    if not present:
+        problems.append("$.name: the xApp's name is missing: the OSC onboarding tool needs \"name\" or "
+                        "\"xapp_name\" (the chart name)")
+    elif len({str(descriptor[k]) for k in present}) > 1:
+        problems.append(f"$.xapp_name: {descriptor['xapp_name']!r} differs from $.name {descriptor['name']!r}; "
+                        "the onboarder uses name: make them equal or keep one")
+    for key in ("version", "containers", "messaging"):
         if key not in descriptor:
             problems.append(f"$.{key}: required by the OSC onboarding tool and missing")
     validator = jsonschema.Draft7Validator(schema)
-    for error in sorted(validator.iter_errors(descriptor), key=lambda e: list(e.absolute_path)):
+    for error in sorted(validator.iter_errors(descriptor), key=lambda e: [str(p) for p in e.absolute_path]):
         path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
         problems.append(f"{path}: {error.message}")
     return problems
