@@ -19,22 +19,32 @@ from ranml.protocols.e2sm.common import NrCgi
 __all__ = [
     "HANDOVER_ACTION",
     "MOBILITY_STYLE",
+    "RADIO_RESOURCE_STYLE",
     "RC_OID",
+    "SLICE_QUOTA_ACTION",
     "ControlAction",
     "ControlHeader",
     "ControlStyle",
+    "GnbDuUeId",
     "GnbUeId",
     "Guami",
     "HandoverControl",
     "RanParameter",
     "RcCodec",
     "RcRanFunctionDefinition",
+    "SliceQuota",
 ]
 
 RC_OID = "1.3.6.1.4.1.53148.1.1.2.3"
 MOBILITY_STYLE = 3  # connected-mode mobility control
 HANDOVER_ACTION = 1
 _TARGET_PRIMARY_CELL, _TARGET_CELL_CHOICE, _NR_CELL, _NR_CGI = 1, 2, 3, 4
+RADIO_RESOURCE_STYLE = 2  # radio resource allocation control
+SLICE_QUOTA_ACTION = 6  # slice-level PRB quota
+# E2SM-RC 8.4.3.6: RRM Policy Ratio List > Group > RRM Policy > Member List > Member (PLMN, S-NSSAI (SST, SD)),
+# and the group's Min / Max / Dedicated PRB Policy Ratio
+_RATIO_LIST, _RATIO_GROUP, _RRM_POLICY, _MEMBER_LIST, _MEMBER, _PLMN, _S_NSSAI, _SST, _SD = 1, 2, 3, 5, 6, 7, 8, 9, 10
+_MIN_RATIO, _MAX_RATIO, _DEDICATED_RATIO = 11, 12, 13
 
 RcValue = bool | int | float | bytes | str
 
@@ -86,17 +96,48 @@ class GnbUeId:
         """Parse the UEID CHOICE (gNB alternative only)."""
         kind, v = choice
         if kind != "gNB-UEID":
-            raise E2smError(f"UE identity {kind} is not supported (gNB-UEID only)")
+            raise E2smError(f"UE identity {kind} is not supported (gNB-UEID and gNB-DU-UEID only)")
         ids = tuple(int(i["gNB-CU-UE-F1AP-ID"]) for i in v.get("gNB-CU-UE-F1AP-ID-List", []))
         ran = v.get("ran-UEID")
         return cls(int(v["amf-UE-NGAP-ID"]), Guami.from_asn(v["guami"]), ids, bytes(ran) if ran is not None else None)
 
 
 @dataclass(frozen=True)
+class GnbDuUeId:
+    """A UE as a gNB-DU knows it: the CU's F1AP id (+ RAN UE id); what srsRAN's DU control uses."""
+
+    cu_f1ap_id: int
+    ran_ue_id: bytes | None = None
+
+    def to_asn(self) -> tuple[str, dict[str, Any]]:
+        """The asn1tools value of the UEID CHOICE."""
+        value: dict[str, Any] = {"gNB-CU-UE-F1AP-ID": self.cu_f1ap_id}
+        if self.ran_ue_id is not None:
+            value["ran-UEID"] = self.ran_ue_id
+        return ("gNB-DU-UEID", value)
+
+
+def _only(item: tuple[RanParameter, ...], param_id: int) -> RanParameter:
+    """The structure ``param_id`` that a list item consists of."""
+    for p in item:
+        if p.id == param_id:
+            return p
+    raise E2smError(f"list item without RAN parameter {param_id}")
+
+
+def _ue_from_asn(choice: tuple[str, Any]) -> GnbUeId | GnbDuUeId:
+    kind, v = choice
+    if kind == "gNB-DU-UEID":
+        ran = v.get("ran-UEID")
+        return GnbDuUeId(int(v["gNB-CU-UE-F1AP-ID"]), bytes(ran) if ran is not None else None)
+    return GnbUeId.from_asn(choice)
+
+
+@dataclass(frozen=True)
 class ControlHeader:
     """Control header format 1."""
 
-    ue: GnbUeId
+    ue: GnbUeId | GnbDuUeId
     style: int
     action: int
     decision: str | None = None  # "accept" / "reject"
@@ -128,8 +169,24 @@ class RanParameter:
 class HandoverControl:
     """Style 3 / action 1: hand ``ue`` over to the NR cell ``target``."""
 
-    ue: GnbUeId
+    ue: GnbUeId | GnbDuUeId
     target: NrCgi
+
+
+@dataclass(frozen=True)
+class SliceQuota:
+    """One RRM policy of the slice-level PRB quota (style 2 / action 6): a slice and its PRB ratios (%).
+
+    ``plmn`` is the 3-octet BCD PLMN identity, ``sd`` the 24-bit slice differentiator (``None``:
+    SST only).
+    """
+
+    plmn: bytes
+    sst: int
+    sd: int | None = None
+    min_ratio: int | None = None
+    max_ratio: int | None = None
+    dedicated_ratio: int | None = None
 
 
 @dataclass(frozen=True)
@@ -252,7 +309,7 @@ class RcCodec(AsnCodec):
         kind, fmt = self._decode("E2SM-RC-ControlHeader", data)["ric-controlHeader-formats"]
         if kind != "controlHeader-Format1":
             raise E2smError(f"control header {kind} is not supported (format 1 only)")
-        return ControlHeader(GnbUeId.from_asn(fmt["ueID"]), int(fmt["ric-Style-Type"]),
+        return ControlHeader(_ue_from_asn(fmt["ueID"]), int(fmt["ric-Style-Type"]),
                              int(fmt["ric-ControlAction-ID"]), fmt.get("ric-ControlDecision"))
 
     # -- message ----------------------------------------------------------------------------
@@ -293,6 +350,55 @@ class RcCodec(AsnCodec):
         if not isinstance(element.value, bytes):
             raise E2smError("handover RAN parameter 4 (NR CGI) must carry an octet string")
         return HandoverControl(head.ue, NrCgi.from_asn(self._decode("NR-CGI", element.value)))
+
+    # -- slice-level PRB quota ----------------------------------------------------------------
+    def encode_slice_quota(self, ue: GnbUeId | GnbDuUeId, quotas: tuple[SliceQuota, ...]) -> tuple[bytes, bytes]:
+        """Header and message of a style 2 / action 6 slice-level PRB quota (E2SM-RC 8.4.3.6 tree)."""
+        if not quotas:
+            raise E2smError("a slice-level PRB quota needs at least one SliceQuota")
+        groups = []
+        for q in quotas:
+            for name, ratio in (("min_ratio", q.min_ratio), ("max_ratio", q.max_ratio),
+                                ("dedicated_ratio", q.dedicated_ratio)):
+                if ratio is not None and not 0 <= ratio <= 100:
+                    raise E2smError(f"SliceQuota {name}={ratio}: a PRB ratio is a percentage, 0..100")
+            nssai = [RanParameter(_SST, bytes([q.sst]))]
+            if q.sd is not None:
+                nssai.append(RanParameter(_SD, q.sd.to_bytes(3, "big")))
+            member = RanParameter(_MEMBER, children=(RanParameter(_PLMN, q.plmn),
+                                                     RanParameter(_S_NSSAI, children=tuple(nssai))))
+            policy = RanParameter(_RRM_POLICY, children=(RanParameter(_MEMBER_LIST, items=((member,),)),))
+            ratios = tuple(RanParameter(pid, r) for pid, r in ((_MIN_RATIO, q.min_ratio), (_MAX_RATIO, q.max_ratio),
+                                                                 (_DEDICATED_RATIO, q.dedicated_ratio))
+                           if r is not None)
+            groups.append((RanParameter(_RATIO_GROUP, children=(policy, *ratios)),))
+        header = self.encode_control_header(ControlHeader(ue, RADIO_RESOURCE_STYLE, SLICE_QUOTA_ACTION))
+        return header, self.encode_control_message((RanParameter(_RATIO_LIST, items=tuple(groups)),))
+
+    @parsing
+    def decode_slice_quota(self, header: bytes, message: bytes) -> tuple[GnbUeId | GnbDuUeId, tuple[SliceQuota, ...]]:
+        """Parse a slice-level PRB quota; raises :class:`E2smError` for any other style/action."""
+        head = self.decode_control_header(header)
+        if (head.style, head.action) != (RADIO_RESOURCE_STYLE, SLICE_QUOTA_ACTION):
+            raise E2smError(f"control style {head.style} action {head.action} is not a slice-level PRB quota "
+                            "(style 2 action 6)")
+        params = {p.id: p for p in self.decode_control_message(message)}
+        if _RATIO_LIST not in params:
+            raise E2smError("slice quota message lacks RAN parameter 1 (RRM Policy Ratio List)")
+        quotas = []
+        for item in params[_RATIO_LIST].items:
+            by_id = {p.id: p for p in _only(item, _RATIO_GROUP).children}
+            ratios = {pid: by_id[pid].value if pid in by_id else None for pid in (_MIN_RATIO, _MAX_RATIO,
+                                                                                   _DEDICATED_RATIO)}
+            for member in by_id[_RRM_POLICY].child(_MEMBER_LIST).items:
+                fields = {p.id: p for p in _only(member, _MEMBER).children}
+                nssai = {p.id: p.value for p in fields[_S_NSSAI].children}
+                plmn, sst, sd = fields[_PLMN].value, nssai.get(_SST), nssai.get(_SD)
+                if not isinstance(plmn, bytes) or not isinstance(sst, bytes) or not isinstance(sd, bytes | None):
+                    raise E2smError("slice quota: PLMN, SST and SD must be octet strings")
+                quotas.append(SliceQuota(plmn, sst[0], int.from_bytes(sd, "big") if sd is not None else None,
+                                         *(int(v) if isinstance(v, int) else None for v in ratios.values())))
+        return head.ue, tuple(quotas)
 
     # -- RAN function definition ------------------------------------------------------------
     def encode_ran_function(self, ran: RcRanFunctionDefinition) -> bytes:
