@@ -1,8 +1,14 @@
-"""Protocol performance: the pure-Python RMR endpoint on loopback and the KPM indication codecs.
+"""Protocol performance: ranml's pure-Python RMR next to the real librmr, and the KPM indication codecs.
 
-* rts round trip: a sender process and an echo process (``ranml rmr echo``) over 127.0.0.1,
-  300-byte payloads, one message in flight, p50/p99;
-* one-way throughput: the sender streams messages, the receiver counts them;
+RMR, 300-byte payloads over 127.0.0.1, every row a sender process and a receiver process
+(``benchmarks/rmr_peer.py``), side by side with the real librmr 4.9.4 driven through ricxappframe
+3.2.2 (how a Python OSC xApp uses it) when ``librmr_si.so`` is on the loader path
+(``.ci/build-librmr``):
+
+* one-way throughput: the sender streams N messages through a wormhole, the receiver counts them
+  (rate from its first to its last message; lost = sent - received): ranml -> ranml,
+  librmr -> librmr, and the mixed rows librmr -> ranml and ranml -> librmr;
+* round trip: one message in flight to an echo that returns it to sender, p50/p99;
 * the frame codec alone (encode+decode per second) as the in-process baseline.
 
     python benchmarks/protocols.py [--quick] --json OUT.json
@@ -12,13 +18,13 @@
   reference codecs (asn1tools for KPM, pycrate for E2AP) and the fast paths, plus a whole RIC
   indication decode (E2AP + KPM).
 
-Targets: RTT p99 ≤ 1 ms; indication decode ≥ 6,000/s per core.
+Targets: ranml one-way throughput >= 50 % of librmr's; RTT p99 <= 1 ms; indication decode >= 6,000/s
+per core.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import socket
@@ -28,58 +34,65 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ranml.protocols.rmr import RmrMessage, decode, encode
-from ranml.protocols.rmr.endpoint import RmrEndpoint
-from ranml.protocols.rmr.routes import parse_route_table
+
+PEER = Path(__file__).with_name("rmr_peer.py")
+
+
+def _peer(*args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "RMR_SRC_ID": "127.0.0.1"}
+    return subprocess.Popen([sys.executable, str(PEER), *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+
+
+def _line(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        raise RuntimeError(f"benchmark peer {proc.args} ended without output")
+    return dict(json.loads(line))
+
+
+def one_way(rx: str, tx: str, count: int) -> dict[str, float]:
+    """Messages per second delivered from a ``tx`` process to an ``rx`` process (ranml or librmr)."""
+    rx_port, tx_port = free_port(), free_port()
+    receiver = _peer("recv", "--impl", rx, "--port", str(rx_port), "--count", str(count))
+    sender = None
+    try:
+        assert _line(receiver).get("ready")
+        sender = _peer("send", "--impl", tx, "--port", str(tx_port), "--target", f"127.0.0.1:{rx_port}",
+                       "--count", str(count))
+        sent = _line(sender)
+        got = _line(receiver)
+    finally:
+        for proc in (sender, receiver):
+            if proc is not None:
+                proc.kill()
+                proc.wait(timeout=10)
+    return {"rate": float(got["rate"]), "sender_rate": float(sent["rate"]), "sent": count,
+            "received": int(got["received"])}
+
+
+def round_trip(impl: str, count: int) -> dict[str, float]:
+    """p50/p99 (us) of one-in-flight round trips from ``impl`` to an ``impl`` echo."""
+    echo_port = free_port()
+    echo = _peer("echo", "--impl", impl, "--port", str(echo_port))
+    try:
+        assert _line(echo).get("ready")
+        ping = _peer("ping", "--impl", impl, "--port", str(free_port()), "--target", f"127.0.0.1:{echo_port}",
+                     "--count", str(count))
+        result = _line(ping)
+        ping.wait(timeout=30)
+    finally:
+        echo.kill()
+        echo.wait(timeout=10)
+    return {"p50_us": float(result["p50_us"]), "p99_us": float(result["p99_us"])}
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def start_echo(port: int) -> subprocess.Popen:
-    env = {**os.environ, "RMR_SRC_ID": "127.0.0.1"}
-    proc = subprocess.Popen([sys.executable, "-m", "ranml.cli.app", "rmr", "echo", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None and "listening" in proc.stderr.readline()
-    return proc
-
-
-async def rtt(echo_port: int, count: int, payload: bytes) -> np.ndarray:
-    routes = parse_route_table(f"newrt|start\nrte|12050|127.0.0.1:{echo_port}\nnewrt|end\n")
-    out = np.empty(count)
-    async with RmrEndpoint(free_port(), routes, name="127.0.0.1") as ep:
-        for i in range(count + 100):
-            t0 = time.perf_counter_ns()
-            await ep.send(RmrMessage(mtype=12050, payload=payload))
-            reply = await ep.receive(timeout=2)
-            assert reply is not None
-            if i >= 100:  # warm-up
-                out[i - 100] = (time.perf_counter_ns() - t0) / 1e3
-    return out
-
-
-async def throughput(count: int, payload: bytes) -> float:
-    rx_port = free_port()
-    # The receiver's queue holds the whole run: this measures transport, not the app's drain rate.
-    async with RmrEndpoint(rx_port, name="127.0.0.1", queue_size=count + 1) as rx, \
-            RmrEndpoint(free_port(), name="127.0.0.1") as tx:
-        target = f"127.0.0.1:{rx_port}"
-        t0 = time.perf_counter()
-
-        async def drain() -> None:
-            for _ in range(count):
-                assert await rx.receive(timeout=5) is not None
-
-        consumer = asyncio.create_task(drain())
-        for _ in range(count):
-            await tx.send_to(target, RmrMessage(mtype=12050, payload=payload))
-        await consumer
-        return count / (time.perf_counter() - t0)
 
 
 def codec_rate(payload: bytes, n: int) -> float:
@@ -140,28 +153,41 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
+    from ranml.xapp.osc_transport import librmr_available
+
     payload = os.urandom(300)
     n = 500 if args.quick else 5000
-    echo_port = free_port()
-    echo = start_echo(echo_port)
-    try:
-        lat = asyncio.run(rtt(echo_port, n, payload))
-    finally:
-        echo.terminate()
-        echo.wait(timeout=10)
-    tput = asyncio.run(throughput(n * 4, payload))
+    stream = 20_000 if args.quick else 200_000
+    librmr = librmr_available() is None
+    impls = ["ranml", "librmr"] if librmr else ["ranml"]
+    pairs = [("ranml", "ranml")] + ([("librmr", "librmr"), ("librmr", "ranml"), ("ranml", "librmr")] if librmr else [])
+    repeats = 1 if args.quick else 3  # this 2-core machine is noisy: each row is the median of its runs
+    one = {}
+    for tx, rx in pairs:
+        runs = sorted((one_way(rx, tx, stream) for _ in range(repeats)), key=lambda r: r["rate"])
+        one[f"{tx}->{rx}"] = {**runs[len(runs) // 2], "runs": [r["rate"] for r in runs]}
+    rtts = {impl: round_trip(impl, n) for impl in impls}
     codec = codec_rate(payload, n * 4)
-    result = {"rmr": {"rtt_p50_us": float(np.percentile(lat, 50)), "rtt_p99_us": float(np.percentile(lat, 99)),
-                      "throughput_msgs_per_s": tput, "codec_encode_decode_per_s": codec, "payload_bytes": 300,
-                      "messages": n}}
+    result: dict[str, Any] = {"rmr": {"one_way": one, "round_trip": rtts, "codec_encode_decode_per_s": codec,
+                                      "payload_bytes": 300, "stream_messages": stream, "librmr": librmr}}
     result["kpm"] = kpm_rates(n // 2 if args.quick else n)
-    r = result["rmr"]
-    print(f"{'measure':36s} {'value':>12s}")
-    print(f"{'rts round trip p50 (us)':36s} {r['rtt_p50_us']:12.1f}")
-    print(f"{'rts round trip p99 (us)':36s} {r['rtt_p99_us']:12.1f}   target <= 1000 ({r['rtt_p99_us'] / 1000:.2f}x)")
-    print(f"{'one-way throughput (msg/s)':36s} {r['throughput_msgs_per_s']:12.0f}")
-    print(f"{'codec encode+decode (msg/s)':36s} {r['codec_encode_decode_per_s']:12.0f}   "
-          f"(endpoint/codec: {r['throughput_msgs_per_s'] / r['codec_encode_decode_per_s']:.2f})")
+    print(f"RMR, 300-byte payloads, 127.0.0.1, sender and receiver processes ({stream} messages, "
+          f"median of {repeats})")
+    print(f"{'one-way sender -> receiver':32s} {'delivered/s':>12s} {'lost':>7s} {'vs librmr':>10s}")
+    base = one.get("librmr->librmr", {}).get("rate")
+    for key, row in one.items():
+        ratio = f"{row['rate'] / base:9.2f}x" if base else "       n/a"
+        print(f"{key:32s} {row['rate']:12.0f} {row['sent'] - row['received']:7d} {ratio}")
+    if base:
+        print(f"{'target: ranml >= 0.50x librmr':32s} {'':12s} {'':7s} {one['ranml->ranml']['rate'] / base:9.2f}x")
+    else:
+        print("(librmr_si.so not found: build it with .ci/build-librmr and put it on LD_LIBRARY_PATH for the "
+              "side-by-side rows)")
+    print(f"\n{'round trip (one in flight)':32s} {'p50 us':>12s} {'p99 us':>9s}")
+    for impl, row in rtts.items():
+        print(f"{impl + ' <-> ' + impl:32s} {row['p50_us']:12.1f} {row['p99_us']:9.1f}")
+    print(f"{'target: ranml p99 <= 1000 us':32s} {'':12s} {rtts['ranml']['p99_us'] / 1000:8.2f}x")
+    print(f"{'codec encode+decode (msg/s)':32s} {codec:12.0f}")
     k = result["kpm"]
     print(f"\nKPM indication ({k['message_bytes']:.0f}-byte message, {k['ric_indication_bytes']:.0f}-byte E2AP PDU), "
           "per second on one core:")

@@ -24,6 +24,7 @@ from ranml._tasks import cancel_and_wait
 from ranml.config import RanmlModel
 from ranml.protocols import e2ap
 from ranml.protocols.e2sm import ActionDefinition, CccCodec, E2smError, KpmCodec, NrCgi
+from ranml.protocols.e2sm.kpm import detect_version
 from ranml.protocols.rmr import MTYPES, RmrMessage
 from ranml.tinyhttp import Text, TinyHttpServer
 from ranml.xapp.app import CellReport, KpmRequest, XApp
@@ -99,6 +100,7 @@ class XAppRunner:
         self._tasks: list[asyncio.Task[None]] = []
         self._lifespans = contextlib.AsyncExitStack()
         self._kpm = KpmCodec(self.settings.kpm_version)
+        self._kpm_by_node: dict[str, KpmCodec] = {}  # the KPM version each node's reports turned out to use
         self._actions: dict[tuple[str, int, int], NrCgi | None] = {}
         self._rest: dict[int, tuple[str, dict[int, NrCgi | None]]] = {}  # XappEventInstanceId -> node, cells
         self._rest_ids: list[str] = []
@@ -450,8 +452,9 @@ class XAppRunner:
                 return
             self._actions[key] = None
         try:
-            header = self._kpm.decode_indication_header(ind.header)
-            body = self._kpm.decode_indication_message(ind.message)
+            kpm = self._kpm_of(msg.meid, ind.header)
+            header = kpm.decode_indication_header(ind.header)
+            body = kpm.decode_indication_message(ind.message)
         except E2smError:
             ctx.metrics.count_malformed("e2sm")
             return
@@ -460,6 +463,18 @@ class XAppRunner:
                             time.time())
         for handler in self.app.report_handlers:
             await handler(ctx, report)
+
+    def _kpm_of(self, meid: str, header: bytes) -> KpmCodec:
+        """The KPM codec for ``meid``: the configured version, or the other one if its first header says so."""
+        codec = self._kpm_by_node.get(meid)
+        if codec is None:
+            version = detect_version(header, self.settings.kpm_version)
+            if version != self.settings.kpm_version:
+                log.info("%s reports in E2SM-KPM v%d (configured v%d): decoding its reports as v%d", meid, version,
+                         self.settings.kpm_version, version)
+            codec = self._kpm if version == self._kpm.version else KpmCodec(version)
+            self._kpm_by_node[meid] = codec
+        return codec
 
     # -- HTTP -----------------------------------------------------------------------------------
     def _http(self, method: str, path: str, body: bytes) -> tuple[int, Any]:

@@ -49,6 +49,34 @@ def test_kpimon_payloads_decode_as_osc_s_asn1_says_and_re_encode_identically(ent
         assert kpm.decode_event_trigger(data) == want["reporting_period_ms"]
         assert kpm.encode_event_trigger(want["reporting_period_ms"]) == data
         return
+    if entry["message"] == "IndicationHeader":
+        for fast in (True, False):
+            codec = KpmCodec(2, fast=fast)
+            header = codec.decode_indication_header(data)
+            osc = osc_decode(osc_kpm, "E2SM_KPM_IndicationHeader", data)["indicationHeader-formats"][1]
+            assert (header.sender_name, header.sender_type, header.vendor_name) == (
+                want["sender_name"], want["sender_type"], want["vendor_name"]) == (
+                osc["senderName"], osc["senderType"], osc["vendorName"])
+            ntp = int.from_bytes(osc["colletStartTime"], "big")
+            assert ntp == want["collect_start_ntp"] and header.collect_start == ntp - 2_208_988_800
+            assert codec.encode_indication_header(header) == data
+        return
+    if entry["message"] == "IndicationMessage":
+        for fast in (True, False):
+            codec = KpmCodec(2, fast=fast)
+            message = codec.decode_indication_message(data)
+            kind, osc = osc_decode(osc_kpm, "E2SM_KPM_IndicationMessage", data)["indicationMessage-formats"]
+            assert message.format == want["format"] == int(kind[-1])
+            assert len(message.records) == want["records"] == len(osc["measData"])
+            assert [list(r) for r in message.records] == [[v for _, v in d["measRecord"]] for d in osc["measData"]]
+            assert {len(r) for r in message.records} == {want["values_per_record"]}
+            assert message.granularity_ms == want["granularity_ms"] == osc["granulPeriod"]
+            if message.format == 2:
+                assert list(message.measurements) == [i["measType"][1] for i in osc["measCondUEidList"]]
+                assert len(message.conditions) == want["conditions"]
+                assert all(ues == (("gNB-DU-UEID", {"gNB-CU-UE-F1AP-ID": 1}),) for _, ues in message.conditions)
+            assert codec.encode_indication_message(message) == data
+        return
     action = kpm.decode_action_definition(data)
     osc = osc_decode(osc_kpm, "E2SM_KPM_ActionDefinition", data)
     kind, fmt = osc["actionDefinition-formats"]
@@ -88,3 +116,15 @@ def test_size_extended_header_strings_from_an_independent_encoder(fields, fast, 
     assert got == IndicationHeader(unix, fields.get("senderName"), fields.get("senderType"),
                                    fields.get("vendorName"), fields.get("fileFormatversion"))
     assert kpm.encode_indication_header(got) == data
+
+
+def test_the_kpm_version_is_told_from_a_real_header():
+    """Viavi's v2 header (kpimon-go's XER capture) against a v3 one: both published under one OID."""
+    from ranml.protocols.e2sm.kpm import detect_version
+
+    viavi = bytes.fromhex(next(e for e in CORPUS if e["id"] == "kpimon-viavi-testfile1-header")["hex"])
+    assert detect_version(viavi) == 2 and detect_version(viavi, preferred=2) == 2
+    v3 = KpmCodec(3).encode_indication_header(IndicationHeader(1_795_000_000.5, sender_type="simulator"))
+    assert detect_version(v3) == 3
+    with pytest.raises(Exception, match="not an E2SM-KPM v2 or v3"):
+        detect_version(b"\xff\x00")

@@ -33,6 +33,7 @@ __all__ = [
     "IndicationMessage",
     "KpmCodec",
     "RanFunctionDefinition",
+    "detect_version",
 ]
 
 _NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900-01-01 to 1970-01-01
@@ -425,3 +426,21 @@ class KpmCodec(AsnCodec):
                 pass
         value = self._decode("E2SM-KPM-IndicationMessage", data)
         return replace(self._message_from(value), raw=value)
+
+
+def detect_version(header: bytes, preferred: int = 3) -> int:
+    """The E2SM-KPM version (2 or 3) an indication header was written in, ``preferred`` tried first.
+
+    Both versions publish under one RAN function OID (kpimon-go's Viavi node sends v2, srsRAN v3,
+    both as 1.3.6.1.4.1.53148.1.2.2.2); the header tells them apart: v2 has a 4-octet collection
+    start time, v3 an 8-octet one, and the wrong one does not parse as a header. Raises
+    :class:`E2smError` when neither does.
+    """
+    errors = []
+    for version in (preferred, 5 - preferred):
+        try:
+            KpmCodec(version).decode_indication_header(header)
+            return version
+        except E2smError as exc:
+            errors.append(f"v{version}: {exc}")
+    raise E2smError("not an E2SM-KPM v2 or v3 indication header (" + "; ".join(errors) + ")")

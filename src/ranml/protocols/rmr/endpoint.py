@@ -28,6 +28,7 @@ __all__ = ["EndpointStats", "RmrEndpoint", "RmrSendError"]
 
 log = logging.getLogger("ranml.protocols.rmr")
 
+_WRITE_HIGH = 256 * 1024  # bytes queued on a connection before a send waits for the socket
 HEALTH_REQ = MTYPES["RIC_HEALTH_CHECK_REQ"]
 HEALTH_RESP = MTYPES["RIC_HEALTH_CHECK_RESP"]
 
@@ -60,8 +61,12 @@ class _Conn:
         return not self.writer.is_closing()
 
     async def write(self, frame: bytes) -> None:
-        self.writer.write(frame)  # one write() per frame: frames never interleave on a connection
-        await self.writer.drain()
+        writer = self.writer
+        if writer.is_closing():
+            raise ConnectionResetError(f"connection {self.name} is closed")
+        writer.write(frame)  # one write() per frame: frames never interleave on a connection
+        if writer.transport.get_write_buffer_size() > _WRITE_HIGH:
+            await writer.drain()  # back-pressure only when the kernel does not keep up
 
 
 class RmrEndpoint:
@@ -172,7 +177,7 @@ class RmrEndpoint:
                 self.stats.malformed = framer.malformed
                 for msg in messages:
                     msg.extra["conn"] = conn
-                    await self._dispatch(msg)
+                    self._dispatch(msg)
         except (ConnectionError, OSError):
             pass
         finally:
@@ -181,25 +186,35 @@ class RmrEndpoint:
             if self._out.get(conn.name) is conn:
                 del self._out[conn.name]
 
-    async def _dispatch(self, msg: RmrMessage) -> None:
+    def _dispatch(self, msg: RmrMessage) -> None:
         self.stats.received += 1
-        key = (msg.call_id, bytes(msg.xid))
-        if not msg.is_call and msg.call_id and key in self._calls:
-            fut = self._calls.pop(key)
-            if not fut.done():
-                fut.set_result(msg)
-            return
+        if msg.call_id and not msg.is_call:
+            fut = self._calls.pop((msg.call_id, bytes(msg.xid)), None)
+            if fut is not None:
+                if not fut.done():
+                    fut.set_result(msg)
+                return
         if msg.mtype == HEALTH_REQ:
             self.stats.health_checks += 1
-            await self.rts(msg, replace(msg, mtype=HEALTH_RESP, payload=b"OK\n", extra={}))
+            task = asyncio.create_task(self._answer_health_check(msg))
+            self._dial_tasks.add(task)
+            task.add_done_callback(self._dial_tasks.discard)
             return
         try:
             self._queue.put_nowait(msg)
         except asyncio.QueueFull:
             self.stats.dropped_queue_full += 1
 
+    async def _answer_health_check(self, msg: RmrMessage) -> None:
+        try:
+            await self.rts(msg, replace(msg, mtype=HEALTH_RESP, payload=b"OK\n", extra={}))
+        except (RmrSendError, ConnectionError, OSError) as exc:
+            log.info("health check from %s not answered: %s", msg.src, exc)
+
     async def receive(self, timeout: float | None = None) -> RmrMessage | None:
         """The next received message (``None`` after ``timeout`` seconds)."""
+        if not self._queue.empty():  # the common case under load: no timer, no task
+            return self._queue.get_nowait()
         try:
             return await asyncio.wait_for(self._queue.get(), timeout)
         except TimeoutError:
@@ -229,13 +244,12 @@ class RmrEndpoint:
             self._conns.add(conn)
             return conn
 
-    def _stamp(self, msg: RmrMessage) -> RmrMessage:
-        return replace(msg, src=self.src, srcip=self.srcip, extra={})
-
     async def send_to(self, endpoint: str, msg: RmrMessage) -> None:
         """Send to one endpoint name, bypassing the route table (an RMR wormhole)."""
-        frame = encode(self._stamp(msg))
-        conn = await self._connection(endpoint)
+        frame = encode(msg, self.src, self.srcip)
+        conn = self._out.get(endpoint)
+        if conn is None or not conn.open:
+            conn = await self._connection(endpoint)
         try:
             await conn.write(frame)
         except (ConnectionError, OSError):
@@ -275,7 +289,7 @@ class RmrEndpoint:
         if not isinstance(arrival, _Conn) or not arrival.open:
             raise RmrSendError(f"cannot return to {request.src!r}: unreachable and no arrival connection")
         self.stats.rts_fallbacks += 1
-        await arrival.write(encode(self._stamp(reply)))
+        await arrival.write(encode(reply, self.src, self.srcip))
         self.stats.sent += 1
 
     async def call(self, msg: RmrMessage, endpoint: str | None = None, timeout: float = 1.0) -> RmrMessage:

@@ -17,11 +17,13 @@ their first NUL (stale bytes after it are normal).
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ranml.errors import RanmlError
 
-__all__ = ["CALL_FLAG", "HEADER_LEN", "PREFIX_LEN", "RmrFrameError", "RmrMessage", "decode", "encode"]
+__all__ = ["CALL_FLAG", "HEADER_LEN", "PREFIX_LEN", "RmrFrameError", "RmrMessage", "TextCache", "decode", "decode_at",
+           "encode", "frame_length"]
 
 PREFIX_LEN = 50
 HEADER_LEN = 280
@@ -33,6 +35,9 @@ _XID, _SID, _SRC, _MEID, _SRCIP = 32, 32, 64, 32, 64
 _HEAD = struct.Struct(">iii32s32s64s32s4s16s")  # mtype, plen, ver, xid, sid, src, meid, pad, ts
 _LENS = struct.Struct(">iiiii")  # len0..len3, sub_id
 _FLAGS = struct.Struct("<i")
+_NATIVE_LEN, _NETWORK_LEN = struct.Struct("<i"), struct.Struct(">i")
+# the whole 280-byte header in one unpack: flags (host order) as raw bytes, the rest big-endian
+_WHOLE_HEADER = struct.Struct(">iii32s32s64s32s4s16s4siiiii64s")
 
 
 class RmrFrameError(RanmlError):
@@ -76,6 +81,24 @@ def _text(raw: bytes) -> str:
     return raw.split(b"\x00", 1)[0].decode("utf-8", errors="replace")
 
 
+class TextCache:
+    """Decoded NUL-terminated names by their raw bytes: a peer sends the same src/srcip/meid again and again."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.known: dict[bytes, str] = {}
+
+    def __call__(self, raw: bytes) -> str:
+        """The text of ``raw`` up to its first NUL."""
+        text = self.known.get(raw)
+        if text is None:
+            text = _text(raw)
+            if len(self.known) >= self.size:
+                self.known.clear()
+            self.known[raw] = text
+        return text
+
+
 def _fixed(value: str | bytes, size: int, name: str) -> bytes:
     data = value.encode() if isinstance(value, str) else value
     if len(data) > size - (0 if name == "xid" else 1):
@@ -83,26 +106,35 @@ def _fixed(value: str | bytes, size: int, name: str) -> bytes:
     return data.ljust(size, b"\x00")
 
 
-def encode(msg: RmrMessage) -> bytes:
-    """The bytes of one frame for ``msg`` (prefix, 280-byte header, trace, d1, d2, payload)."""
+_NATIVE_U, _NETWORK_U = struct.Struct("<I"), struct.Struct(">I")  # the two copies of the total length
+_PREFIX_REST = bytes([MARKER]) + b"\x00" * (PREFIX_LEN - 9)  # '$', then unused up to byte 50
+_ZERO_SID, _ZERO_PAD, _ZERO_TS = b"\x00" * _SID, b"\x00" * 4, b"\x00" * 16
+
+
+def encode(msg: RmrMessage, src: str | None = None, srcip: str | None = None) -> bytes:
+    """The bytes of one frame for ``msg`` (prefix, 280-byte header, trace, d1, d2, payload).
+
+    ``src`` / ``srcip`` replace the message's own (an endpoint stamps its name this way).
+    """
     d1 = msg.d1 if len(msg.d1) == 4 else (msg.d1 + b"\x00" * 4)[:4]
-    body_len = HEADER_LEN + len(msg.trace) + len(d1) + len(msg.d2) + len(msg.payload)
-    total = PREFIX_LEN + body_len
-    prefix = struct.pack("<I", total) + struct.pack(">I", total) + bytes([MARKER]) + b"\x00" * (PREFIX_LEN - 9)
-    head = _HEAD.pack(msg.mtype, len(msg.payload), msg.rmr_ver, _fixed(msg.xid, _XID, "xid"), b"\x00" * _SID,
-                      _fixed(msg.src, _SRC, "src"), _fixed(msg.meid, _MEID, "meid"), b"\x00" * 4, b"\x00" * 16)
-    tail = (_FLAGS.pack(msg.flags) + _LENS.pack(HEADER_LEN, len(msg.trace), len(d1), len(msg.d2), msg.sub_id)
-            + _fixed(msg.srcip, _SRCIP, "srcip"))
-    return b"".join((prefix, head, tail, msg.trace, d1, msg.d2, msg.payload))
+    trace, d2, payload = msg.trace, msg.d2, msg.payload
+    total = PREFIX_LEN + HEADER_LEN + len(trace) + 4 + len(d2) + len(payload)
+    head = _HEAD.pack(msg.mtype, len(payload), msg.rmr_ver, _fixed(msg.xid, _XID, "xid"), _ZERO_SID,
+                      _fixed(msg.src if src is None else src, _SRC, "src"), _fixed(msg.meid, _MEID, "meid"),
+                      _ZERO_PAD, _ZERO_TS)
+    tail = (_FLAGS.pack(msg.flags) + _LENS.pack(HEADER_LEN, len(trace), 4, len(d2), msg.sub_id)
+            + _fixed(msg.srcip if srcip is None else srcip, _SRCIP, "srcip"))
+    return b"".join((_NATIVE_U.pack(total), _NETWORK_U.pack(total), _PREFIX_REST, head, tail, trace, d1, d2,
+                     payload))
 
 
-def frame_length(prefix: bytes) -> int:
-    """Total frame length announced by the first 9+ bytes of a frame (librmr's rule)."""
-    if len(prefix) < 9:
+def frame_length(prefix: bytes | bytearray, offset: int = 0) -> int:
+    """Total frame length announced by the 9+ bytes of a frame at ``offset`` (librmr's rule)."""
+    if len(prefix) - offset < 9:
         raise RmrFrameError("need at least 9 bytes to read a frame length")
-    native = struct.unpack_from("<i", prefix, 0)[0]
-    if prefix[8] == MARKER:
-        network = struct.unpack_from(">i", prefix, 4)[0]
+    native = _NATIVE_LEN.unpack_from(prefix, offset)[0]
+    if prefix[offset + 8] == MARKER:
+        network = _NETWORK_LEN.unpack_from(prefix, offset + 4)[0]
         length = native if native != network else network
     else:
         length = native
@@ -120,22 +152,37 @@ def decode(frame: bytes | memoryview) -> RmrMessage:
         Truncated frame, implausible lengths, or sections that do not fit.
     """
     data = bytes(frame)
-    total = frame_length(data[:9])
+    total = frame_length(data)
     if len(data) < total:
         raise RmrFrameError(f"truncated frame: {len(data)} of {total} bytes")
-    h = PREFIX_LEN
-    mtype, plen, ver, xid, _sid, src, meid, _pad, _ts = _HEAD.unpack_from(data, h)
-    flags = _FLAGS.unpack_from(data, h + 192)[0]
-    len0, len1, len2, len3, sub_id = _LENS.unpack_from(data, h + 196)
+    return decode_at(data, 0, total)
+
+
+def decode_at(data: bytes | bytearray, offset: int, total: int,
+              names: Callable[[bytes], str] = _text) -> RmrMessage:
+    """Parse the complete ``total``-byte frame at ``offset`` of a receive buffer (no copy of the frame).
+
+    ``names`` turns the NUL-padded name fields into text (a :class:`TextCache` saves the decodes
+    of a connection's repeated src, srcip and meid).
+
+    Raises
+    ------
+    RmrFrameError
+        Implausible lengths, or sections that do not fit.
+    """
+    h = offset + PREFIX_LEN
+    end = offset + total
+    (mtype, plen, ver, xid, _sid, src, meid, _pad, _ts, raw_flags, len0, len1, len2, len3, sub_id,
+     srcip) = _WHOLE_HEADER.unpack_from(data, h)
     if len0 < HEADER_LEN or min(len1, len2, len3, plen) < 0:
         raise RmrFrameError(f"bad section lengths len0={len0} len1={len1} len2={len2} len3={len3} plen={plen}")
-    srcip = data[h + 216 : h + 216 + _SRCIP]
+    flags = int.from_bytes(raw_flags, "little", signed=True)
     start = h + len0
     trace = data[start : start + len1]
     d1 = data[start + len1 : start + len1 + len2]
     d2 = data[start + len1 + len2 : start + len1 + len2 + len3]
     pstart = start + len1 + len2 + len3
-    if pstart + plen > total:
-        raise RmrFrameError(f"payload of {plen} bytes at offset {pstart} overruns the {total}-byte frame")
-    return RmrMessage(mtype=mtype, payload=data[pstart : pstart + plen], sub_id=sub_id, xid=xid, meid=_text(meid),
-                      src=_text(src), srcip=_text(srcip), flags=flags, d1=d1, trace=trace, d2=d2, rmr_ver=ver)
+    if pstart + plen > end:
+        raise RmrFrameError(f"payload of {plen} bytes at offset {pstart - offset} overruns the {total}-byte frame")
+    return RmrMessage(mtype, bytes(data[pstart : pstart + plen]), sub_id, xid, names(meid), names(src),
+                      names(srcip), flags, bytes(d1), bytes(trace), bytes(d2), ver)

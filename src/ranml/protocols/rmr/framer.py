@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ranml.protocols.rmr.frame import RmrFrameError, RmrMessage, decode, frame_length
+from ranml.protocols.rmr.frame import RmrFrameError, RmrMessage, TextCache, decode_at, frame_length
 
 __all__ = ["FrameReader"]
 
@@ -19,29 +19,33 @@ class FrameReader:
         self.poisoned: str | None = None
         self.frames = 0
         self.malformed = 0
+        self._names = TextCache()
 
     def feed(self, data: bytes) -> list[RmrMessage]:
         """Add bytes; return the messages completed by them (malformed frames are counted and skipped)."""
         if self.poisoned:
             raise RmrFrameError(f"stream unusable after {self.poisoned}; close the connection")
-        self._buf += data
+        buf = self._buf
+        buf += data
         out: list[RmrMessage] = []
-        while len(self._buf) >= 9:
+        offset, size = 0, len(buf)
+        while size - offset >= 9:
             try:
-                total = frame_length(bytes(self._buf[:9]))
+                total = frame_length(buf, offset)
             except RmrFrameError as exc:
                 self.poisoned = str(exc)
-                self._buf.clear()
+                buf.clear()
                 raise
-            if len(self._buf) < total:
+            if size - offset < total:
                 break
-            frame = bytes(self._buf[:total])
-            del self._buf[:total]
             try:
-                out.append(decode(frame))
+                out.append(decode_at(buf, offset, total, self._names))
                 self.frames += 1
             except RmrFrameError:
                 self.malformed += 1
+            offset += total
+        if offset:
+            del buf[:offset]  # once per feed: the buffer is not shifted once per frame
         return out
 
     @property
