@@ -39,8 +39,31 @@ from ranml.protocols.rmr import RmrMessage, decode, encode
 PEER = Path(__file__).with_name("rmr_peer.py")
 
 
-def _peer(*args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "RMR_SRC_ID": "127.0.0.1"}
+C_PEER = Path(__file__).with_name("rmr_c_peer.c")
+
+
+def build_c_peer(out_dir: Path) -> Path | None:
+    """Compile ``rmr_c_peer.c`` against the librmr on LD_LIBRARY_PATH (its source tree has rmr.h)."""
+    for lib_dir in filter(None, os.environ.get("LD_LIBRARY_PATH", "").split(":")):
+        lib = Path(lib_dir)
+        include = Path(os.environ.get("RANML_RMR_INCLUDE", lib.parent / "src" / "rmr" / "common" / "include"))
+        if (lib / "librmr_si.so").exists() and (include / "rmr.h").exists():
+            exe = out_dir / "rmr_c_peer"
+            done = subprocess.run(["gcc", "-O2", "-o", str(exe), str(C_PEER), f"-I{include}", f"-L{lib}", "-lrmr_si",
+                                   "-lpthread"], capture_output=True, text=True, check=False)
+            return exe if done.returncode == 0 else None
+    return None
+
+
+def _peer(*args: str, c_peer: Path | None = None) -> subprocess.Popen[str]:
+    env = {**os.environ, "RMR_SRC_ID": "127.0.0.1", "RMR_RTG_SVC": "-1"}
+    if args[2] == "librmr-c":  # role --impl librmr-c ...: the C peer takes positional arguments
+        assert c_peer is not None
+        opts = dict(zip(args[1::2], args[2::2], strict=False))
+        role = args[0]
+        argv = ([str(c_peer), "recv", opts["--port"], opts["--count"]] if role == "recv" else
+                [str(c_peer), "send", opts["--port"], opts["--target"], opts["--count"], "300"])
+        return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     return subprocess.Popen([sys.executable, str(PEER), *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
 
@@ -53,15 +76,15 @@ def _line(proc: subprocess.Popen[str]) -> dict[str, Any]:
     return dict(json.loads(line))
 
 
-def one_way(rx: str, tx: str, count: int) -> dict[str, float]:
-    """Messages per second delivered from a ``tx`` process to an ``rx`` process (ranml or librmr)."""
+def one_way(rx: str, tx: str, count: int, c_peer: Path | None = None) -> dict[str, float]:
+    """Messages per second delivered from a ``tx`` process to an ``rx`` process (ranml, librmr, librmr-c)."""
     rx_port, tx_port = free_port(), free_port()
-    receiver = _peer("recv", "--impl", rx, "--port", str(rx_port), "--count", str(count))
+    receiver = _peer("recv", "--impl", rx, "--port", str(rx_port), "--count", str(count), c_peer=c_peer)
     sender = None
     try:
         assert _line(receiver).get("ready")
         sender = _peer("send", "--impl", tx, "--port", str(tx_port), "--target", f"127.0.0.1:{rx_port}",
-                       "--count", str(count))
+                       "--count", str(count), c_peer=c_peer)
         sent = _line(sender)
         got = _line(receiver)
     finally:
@@ -160,11 +183,17 @@ def main() -> int:
     stream = 20_000 if args.quick else 200_000
     librmr = librmr_available() is None
     impls = ["ranml", "librmr"] if librmr else ["ranml"]
+    import tempfile
+
+    build_dir = Path(tempfile.mkdtemp(prefix="ranml-rmr-bench-"))
+    c_peer = build_c_peer(build_dir) if librmr else None
     pairs = [("ranml", "ranml")] + ([("librmr", "librmr"), ("librmr", "ranml"), ("ranml", "librmr")] if librmr else [])
+    if c_peer is not None:
+        pairs += [("librmr-c", "librmr-c"), ("librmr-c", "ranml"), ("ranml", "librmr-c")]
     repeats = 1 if args.quick else 3  # this 2-core machine is noisy: each row is the median of its runs
     one = {}
     for tx, rx in pairs:
-        runs = sorted((one_way(rx, tx, stream) for _ in range(repeats)), key=lambda r: r["rate"])
+        runs = sorted((one_way(rx, tx, stream, c_peer) for _ in range(repeats)), key=lambda r: r["rate"])
         one[f"{tx}->{rx}"] = {**runs[len(runs) // 2], "runs": [r["rate"] for r in runs]}
     rtts = {impl: round_trip(impl, n) for impl in impls}
     codec = codec_rate(payload, n * 4)
@@ -173,13 +202,18 @@ def main() -> int:
     result["kpm"] = kpm_rates(n // 2 if args.quick else n)
     print(f"RMR, 300-byte payloads, 127.0.0.1, sender and receiver processes ({stream} messages, "
           f"median of {repeats})")
-    print(f"{'one-way sender -> receiver':32s} {'delivered/s':>12s} {'lost':>7s} {'vs librmr':>10s}")
+    print("librmr: librmr 4.9.4 through ricxappframe 3.2.2 (a Python xApp); librmr-c: librmr called from C")
+    print(f"{'one-way sender -> receiver':32s} {'delivered/s':>12s} {'lost':>7s} {'vs librmr':>10s} {'vs C':>7s}")
     base = one.get("librmr->librmr", {}).get("rate")
+    native = one.get("librmr-c->librmr-c", {}).get("rate")
     for key, row in one.items():
         ratio = f"{row['rate'] / base:9.2f}x" if base else "       n/a"
-        print(f"{key:32s} {row['rate']:12.0f} {row['sent'] - row['received']:7d} {ratio}")
+        vs_c = f"{row['rate'] / native:6.2f}x" if native else "    n/a"
+        print(f"{key:32s} {row['rate']:12.0f} {row['sent'] - row['received']:7d} {ratio} {vs_c}")
     if base:
-        print(f"{'target: ranml >= 0.50x librmr':32s} {'':12s} {'':7s} {one['ranml->ranml']['rate'] / base:9.2f}x")
+        ours = one["ranml->ranml"]["rate"]
+        print(f"{'target: ranml >= 0.50x librmr':32s} {'':12s} {'':7s} {ours / base:9.2f}x "
+              + (f"{ours / native:6.2f}x" if native else ""))
     else:
         print("(librmr_si.so not found: build it with .ci/build-librmr and put it on LD_LIBRARY_PATH for the "
               "side-by-side rows)")
