@@ -128,3 +128,19 @@ def test_the_kpm_version_is_told_from_a_real_header():
     assert detect_version(v3) == 3
     with pytest.raises(Exception, match="not an E2SM-KPM v2 or v3"):
         detect_version(b"\xff\x00")
+
+
+def test_extended_integers_from_an_independent_encoder(osc_kpm):
+    """Values past an extensible INTEGER's root range (measID 70000, fiveQI 300, aRPmax 20), as pycrate writes them."""
+    action_type = osc_kpm.E2SM_KPM_ActionDefinition
+    action_type.set_val({"ric-Style-Type": 1, "actionDefinition-formats": ("actionDefinition-Format1", {
+        "measInfoList": [{"measType": ("measID", 70000),
+                          "labelInfoList": [{"measLabel": {"noLabel": "true", "fiveQI": 300, "aRPmax": 20}}]}],
+        "granulPeriod": 1000})})
+    data = action_type.to_aper()
+    kpm = KpmCodec(2)
+    action = kpm.decode_action_definition(data)
+    assert (action.measurements, action.granularity_ms) == ((70000,), 1000)
+    label = action.raw["actionDefinition-formats"][1]["measInfoList"][0]["labelInfoList"][0]["measLabel"]
+    assert (label["fiveQI"], label["aRPmax"]) == (300, 20)
+    assert kpm.encode_action_definition(action) == data
