@@ -48,3 +48,25 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def compile_with_pycrate(texts: list[str], out: Path, name: str):
+    """An ASN.1 specification compiled by pycrate's compiler into an importable module (an independent codec).
+
+    pycrate's compiler keeps its state in a process-global object; it is cleared first so that several
+    specifications can be compiled in one test session.
+    """
+    import sys
+
+    from pycrate_asn1c import asnproc
+    from pycrate_asn1c.glob import GLOBAL
+
+    GLOBAL.clear()
+    asnproc.compile_text(texts)
+    asnproc.generate_modules(asnproc.PycrateGenerator, str(out))
+    spec = importlib.util.spec_from_file_location(name, out)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

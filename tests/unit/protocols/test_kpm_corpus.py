@@ -7,16 +7,15 @@ SIZE(0..8, ...), FlexRIC's long sender names), which ranml must decode and re-en
 """
 
 import dataclasses
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 pytest.importorskip("asn1tools", reason="E2SM needs asn1tools: pip install 'ranml[ric]'")
-asnproc = pytest.importorskip("pycrate_asn1c.asnproc", reason="the independent codec is pycrate's compiler")
+pytest.importorskip("pycrate_asn1c.asnproc", reason="the independent codec is pycrate's compiler")
 
+from conftest import compile_with_pycrate
 from ranml.protocols.e2sm.kpm import IndicationHeader, KpmCodec
 
 DATA = Path(__file__).parents[2] / "data" / "e2-corpus"
@@ -26,13 +25,8 @@ CORPUS = yaml.safe_load((DATA / "kpm.yaml").read_text())
 @pytest.fixture(scope="module")
 def osc_kpm(tmp_path_factory):
     """OSC's E2SM-KPM v2 module, compiled by pycrate (an engine ranml's codec does not use)."""
-    out = tmp_path_factory.mktemp("osc-kpm") / "osc_kpm_v2.py"
-    asnproc.compile_text([(DATA / "osc-kpm-v2" / name).read_text() for name in ("e2sm2_0.asn", "kpm2_0.asn")])
-    asnproc.generate_modules(asnproc.PycrateGenerator, str(out))
-    spec = importlib.util.spec_from_file_location("osc_kpm_v2", out)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["osc_kpm_v2"] = module
-    spec.loader.exec_module(module)
+    texts = [(DATA / "osc-kpm-v2" / name).read_text() for name in ("e2sm2_0.asn", "kpm2_0.asn")]
+    module = compile_with_pycrate(texts, tmp_path_factory.mktemp("osc-kpm") / "osc_kpm_v2.py", "osc_kpm_v2")
     return module.E2SM_KPM_IEs
 
 

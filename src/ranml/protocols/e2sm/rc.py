@@ -10,7 +10,7 @@ holds the APER encoding of an NR-CGI in an octet string (as srsRAN and the OSC r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ranml.protocols.e2sm._asn import AsnCodec, E2smError, parsing
@@ -29,7 +29,9 @@ __all__ = [
     "GnbUeId",
     "Guami",
     "HandoverControl",
+    "PolicyAction",
     "RanParameter",
+    "RcActionDefinition",
     "RcCodec",
     "RcRanFunctionDefinition",
     "SliceQuota",
@@ -187,6 +189,34 @@ class SliceQuota:
     min_ratio: int | None = None
     max_ratio: int | None = None
     dedicated_ratio: int | None = None
+
+
+@dataclass(frozen=True)
+class PolicyAction:
+    """One policy of a policy subscription (action definition format 2).
+
+    ``parameters`` is the RAN parameter tree the policy applies (as a control message would carry
+    it), ``decision`` ``accept``/``reject`` or ``None``, ``conditions`` the condition under which it
+    applies (an E2SM-RC RANParameter-Testing ASN.1 value) or ``None`` (always).
+    """
+
+    action_id: int
+    parameters: tuple[RanParameter, ...] = ()
+    decision: str | None = None
+    conditions: Any = None
+
+
+@dataclass(frozen=True)
+class RcActionDefinition:
+    """An E2SM-RC action definition: format 2 (``policies``) or 3 (insert: ``indication_id``, ``parameter_ids``)."""
+
+    style: int
+    format: int
+    policies: tuple[PolicyAction, ...] = ()
+    indication_id: int | None = None
+    parameter_ids: tuple[int, ...] = ()
+    ue: GnbUeId | GnbDuUeId | None = None
+    raw: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -399,6 +429,74 @@ class RcCodec(AsnCodec):
                 quotas.append(SliceQuota(plmn, sst[0], int.from_bytes(sd, "big") if sd is not None else None,
                                          *(int(v) if isinstance(v, int) else None for v in ratios.values())))
         return head.ue, tuple(quotas)
+
+    # -- policy and insert subscriptions --------------------------------------------------------
+    def encode_action_definition(self, action: RcActionDefinition) -> bytes:
+        """Action definition format 2 (policy) or 3 (insert); a decoded, unchanged one gives its own bytes."""
+        if action.raw is not None and self._action_from(action.raw) == action:
+            return self._encode("E2SM-RC-ActionDefinition", action.raw)
+        fmt: dict[str, Any]
+        if action.format == 2:
+            if not action.policies:
+                raise E2smError("a policy action definition (format 2) needs at least one PolicyAction")
+            items = []
+            for policy in action.policies:
+                body: dict[str, Any] = {"ric-PolicyAction-ID": policy.action_id}
+                if policy.parameters:
+                    body["ranParameters-List"] = [{"ranParameter-ID": p.id, "ranParameter-valueType": _type_to_asn(p)}
+                                                  for p in policy.parameters]
+                if policy.decision is not None:
+                    body["ric-PolicyDecision"] = policy.decision
+                item: dict[str, Any] = {"ric-PolicyAction": body}
+                if policy.conditions is not None:
+                    item["ric-PolicyConditionDefinition"] = policy.conditions
+                items.append(item)
+            fmt = {"ric-PolicyConditions-List": items}
+        elif action.format == 3:
+            if action.indication_id is None or not action.parameter_ids:
+                raise E2smError("an insert action definition (format 3) needs indication_id and parameter_ids")
+            fmt = {"ric-InsertIndication-ID": action.indication_id,
+                   "ranP-InsertIndication-List": [{"ranParameter-ID": i} for i in action.parameter_ids]}
+            if action.ue is not None:
+                fmt["ueID"] = action.ue.to_asn()
+        else:
+            raise E2smError(f"RC action definition format {action.format}: ranml writes formats 2 (policy) "
+                            "and 3 (insert)")
+        return self._encode("E2SM-RC-ActionDefinition", {
+            "ric-Style-Type": action.style,
+            "ric-actionDefinition-formats": (f"actionDefinition-Format{action.format}", fmt)})
+
+    def _action_from(self, value: dict[str, Any]) -> RcActionDefinition:
+        kind, fmt = value["ric-actionDefinition-formats"]
+        style = int(value["ric-Style-Type"])
+        if kind == "actionDefinition-Format2":
+            policies = []
+            for item in fmt["ric-PolicyConditions-List"]:
+                body = item["ric-PolicyAction"]
+                params = tuple(_param_from_asn(int(p["ranParameter-ID"]), p["ranParameter-valueType"])
+                               for p in body.get("ranParameters-List", []))
+                policies.append(PolicyAction(int(body["ric-PolicyAction-ID"]), params, body.get("ric-PolicyDecision"),
+                                             item.get("ric-PolicyConditionDefinition")))
+            return RcActionDefinition(style, 2, tuple(policies))
+        if kind == "actionDefinition-Format3":
+            ue = _ue_from_asn(fmt["ueID"]) if "ueID" in fmt else None
+            return RcActionDefinition(style, 3, indication_id=int(fmt["ric-InsertIndication-ID"]),
+                                      parameter_ids=tuple(int(i["ranParameter-ID"])
+                                                          for i in fmt["ranP-InsertIndication-List"]), ue=ue)
+        raise E2smError(f"RC action definition {kind} is not supported (formats 2 and 3)")
+
+    @parsing
+    def decode_action_definition(self, data: bytes) -> RcActionDefinition:
+        """Parse a policy (format 2) or insert (format 3) action definition."""
+        value = self._decode("E2SM-RC-ActionDefinition", data)
+        return replace(self._action_from(value), raw=value)
+
+    def slice_quota_policy(self, quotas: tuple[SliceQuota, ...], style: int = RADIO_RESOURCE_STYLE,
+                           conditions: Any = None) -> RcActionDefinition:
+        """A policy that keeps the slice-level PRB quota (action 6) in force: the control's parameter tree."""
+        _, message = self.encode_slice_quota(GnbDuUeId(0), quotas)
+        return RcActionDefinition(style, 2, (PolicyAction(SLICE_QUOTA_ACTION, self.decode_control_message(message),
+                                                          conditions=conditions),))
 
     # -- RAN function definition ------------------------------------------------------------
     def encode_ran_function(self, ran: RcRanFunctionDefinition) -> bytes:
