@@ -134,3 +134,27 @@ def test_roundtrip(mtype, payload, sub_id, xid, meid):
     back = decode(encode(msg))
     assert (back.mtype, back.payload, back.sub_id, back.meid) == (mtype, payload, sub_id, meid)
     assert back.xid == xid.ljust(32, b"\0")
+
+
+@settings(max_examples=150, deadline=None)
+@given(chunks=st.lists(st.integers(1, 900), min_size=1, max_size=40), bad_at=st.integers(0, 6),
+       payloads=st.lists(st.binary(max_size=300), min_size=1, max_size=6))
+def test_a_stream_decoded_in_place_gives_each_frame_s_own_decode(chunks, bad_at, payloads):
+    """Frames cut out of the read buffer in place equal the frames decoded one by one; a frame with
+    impossible section lengths is counted as malformed and the ones after it still arrive."""
+    frames = [encode(RmrMessage(12050 + i, p, sub_id=i, meid=f"gnb_{i}", src="h:1", srcip="1.2.3.4:1"))
+              for i, p in enumerate(payloads)]
+    bad = bytearray(frames[0])
+    struct.pack_into(">i", bad, 50 + 4, len(bad))  # plen past the end of the frame
+    stream_frames = [*frames[:bad_at], bytes(bad), *frames[bad_at:]]
+    data = b"".join(stream_frames)
+    reader, got, pos = FrameReader(), [], 0
+    for size in chunks * (len(data) // max(sum(chunks), 1) + 1):
+        if pos >= len(data):
+            break
+        got += reader.feed(data[pos : pos + size])
+        pos += size
+    got += reader.feed(data[pos:])
+    assert [(m.mtype, m.payload, m.sub_id, m.meid, m.src, m.srcip) for m in got] == [
+        (d.mtype, d.payload, d.sub_id, d.meid, d.src, d.srcip) for d in map(decode, frames)]
+    assert reader.malformed == 1 and reader.buffered == 0
