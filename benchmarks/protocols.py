@@ -55,17 +55,18 @@ def build_c_peer(out_dir: Path) -> Path | None:
     return None
 
 
-def _peer(*args: str, c_peer: Path | None = None) -> subprocess.Popen[str]:
+def _peer(role: str, impl: str, port: int, count: int = 0, target: str = "",
+          c_peer: Path | None = None) -> subprocess.Popen[str]:
+    """Start one benchmark peer: ``rmr_peer.py`` (ranml, librmr via ricxappframe) or the C peer (librmr-c)."""
     env = {**os.environ, "RMR_SRC_ID": "127.0.0.1", "RMR_RTG_SVC": "-1"}
-    if args[2] == "librmr-c":  # role --impl librmr-c ...: the C peer takes positional arguments
+    if impl == "librmr-c":
         assert c_peer is not None
-        opts = dict(zip(args[1::2], args[2::2], strict=False))
-        role = args[0]
-        argv = ([str(c_peer), "recv", opts["--port"], opts["--count"]] if role == "recv" else
-                [str(c_peer), "send", opts["--port"], opts["--target"], opts["--count"], "300"])
-        return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    return subprocess.Popen([sys.executable, str(PEER), *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+        argv = [str(c_peer), role, str(port)] + ([str(count)] if role == "recv" else [target, str(count), "300"])
+    else:
+        argv = [sys.executable, str(PEER), role, "--impl", impl, "--port", str(port), "--count", str(count)]
+        if target:
+            argv += ["--target", target]
+    return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
 def _line(proc: subprocess.Popen[str]) -> dict[str, Any]:
@@ -79,12 +80,11 @@ def _line(proc: subprocess.Popen[str]) -> dict[str, Any]:
 def one_way(rx: str, tx: str, count: int, c_peer: Path | None = None) -> dict[str, float]:
     """Messages per second delivered from a ``tx`` process to an ``rx`` process (ranml, librmr, librmr-c)."""
     rx_port, tx_port = free_port(), free_port()
-    receiver = _peer("recv", "--impl", rx, "--port", str(rx_port), "--count", str(count), c_peer=c_peer)
+    receiver = _peer("recv", rx, rx_port, count, c_peer=c_peer)
     sender = None
     try:
         assert _line(receiver).get("ready")
-        sender = _peer("send", "--impl", tx, "--port", str(tx_port), "--target", f"127.0.0.1:{rx_port}",
-                       "--count", str(count), c_peer=c_peer)
+        sender = _peer("send", tx, tx_port, count, f"127.0.0.1:{rx_port}", c_peer)
         sent = _line(sender)
         got = _line(receiver)
     finally:
@@ -99,11 +99,10 @@ def one_way(rx: str, tx: str, count: int, c_peer: Path | None = None) -> dict[st
 def round_trip(impl: str, count: int) -> dict[str, float]:
     """p50/p99 (us) of one-in-flight round trips from ``impl`` to an ``impl`` echo."""
     echo_port = free_port()
-    echo = _peer("echo", "--impl", impl, "--port", str(echo_port))
+    echo = _peer("echo", impl, echo_port)
     try:
         assert _line(echo).get("ready")
-        ping = _peer("ping", "--impl", impl, "--port", str(free_port()), "--target", f"127.0.0.1:{echo_port}",
-                     "--count", str(count))
+        ping = _peer("ping", impl, free_port(), count, f"127.0.0.1:{echo_port}")
         result = _line(ping)
         ping.wait(timeout=30)
     finally:

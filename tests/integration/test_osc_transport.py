@@ -6,6 +6,7 @@ Every librmr context gets its own control port (librmr's default 4561 would be s
 """
 
 import asyncio
+import contextlib
 import os
 
 import pytest
@@ -39,93 +40,87 @@ def table(*records: str) -> str:
     return "newrt|start\n" + "".join(r + "\n" for r in records) + "newrt|end\n"
 
 
+@contextlib.asynccontextmanager
+async def librmr_beside_a_peer(*records: str, **settings):
+    """A started librmr transport and a pure-Python endpoint; ``{peer}`` in a route record is the peer's port."""
+    peer_port, osc_port = free_port(), free_port()
+    async with RmrEndpoint(peer_port, name="127.0.0.1") as peer:
+        osc = OscRmrTransport(osc_port, routes=table(*(r.format(peer=peer_port) for r in records)),
+                              src_id="127.0.0.1", **settings)
+        await osc.start()
+        try:
+            yield peer, osc, peer_port, osc_port
+        finally:
+            await osc.close()
+
+
 def test_librmr_and_the_pure_python_endpoint_talk_both_ways():
     async def main():
-        peer_port, osc_port = free_port(), free_port()
-        async with RmrEndpoint(peer_port, name="127.0.0.1") as peer:
-            osc = OscRmrTransport(osc_port, routes=table(f"rte|12010|127.0.0.1:{peer_port}"), src_id="127.0.0.1")
-            await osc.start()
-            try:
-                assert osc.ready and osc.name == f"127.0.0.1:{osc_port}"
-                # pure Python -> librmr (wormhole), librmr rts -> pure Python
-                await peer.send_to(f"127.0.0.1:{osc_port}", RmrMessage(12050, b"ping", sub_id=7, meid="gnb_1",
-                                                                       xid=b"x-1"))
-                got = await osc.receive(timeout=5)
-                assert got is not None and (got.mtype, got.payload, got.sub_id, got.meid, got.xid) == (
-                    12050, b"ping", 7, "gnb_1", b"x-1")
-                assert got.src == f"127.0.0.1:{peer_port}"
-                await osc.rts(got, RmrMessage(12051, b"pong"))
-                reply = await peer.receive(5)
-                assert (reply.mtype, reply.payload, reply.meid, reply.xid.rstrip(b"\0"), reply.sub_id) == (
-                    12051, b"pong", "gnb_1", b"x-1", 7)
-                assert reply.src == f"127.0.0.1:{osc_port}"
-                # librmr routed send (seed table) -> pure Python, which returns to sender
-                assert await osc.send(RmrMessage(12010, b"sub" * 100, meid="gnb_2", sub_id=0)) == 1
-                req = await peer.receive(5)
-                assert (req.mtype, req.payload, req.meid, req.sub_id) == (12010, b"sub" * 100, "gnb_2", 0)
-                await peer.rts(req, RmrMessage(12011, b"resp"))
-                back = await osc.receive(timeout=5)
-                assert (back.mtype, back.payload, back.meid) == (12011, b"resp", "gnb_2")
-                # librmr wormhole -> pure Python; no route for an unknown type is an error, not a hang
-                await osc.send_to(f"127.0.0.1:{peer_port}", RmrMessage(30000, b"wh"))
-                assert (await peer.receive(5)).payload == b"wh"
-                with pytest.raises(Exception, match="state"):
-                    await osc.send(RmrMessage(4242, b"nowhere"))
-                assert await osc.receive(timeout=0.2) is None
-            finally:
-                await osc.close()
+        async with librmr_beside_a_peer("rte|12010|127.0.0.1:{peer}") as (peer, osc, peer_port, osc_port):
+            assert osc.ready and osc.name == f"127.0.0.1:{osc_port}"
+            # pure Python -> librmr (wormhole), librmr rts -> pure Python
+            await peer.send_to(f"127.0.0.1:{osc_port}", RmrMessage(12050, b"ping", sub_id=7, meid="gnb_1",
+                                                                   xid=b"x-1"))
+            got = await osc.receive(timeout=5)
+            assert got is not None and (got.mtype, got.payload, got.sub_id, got.meid, got.xid) == (
+                12050, b"ping", 7, "gnb_1", b"x-1")
+            assert got.src == f"127.0.0.1:{peer_port}"
+            await osc.rts(got, RmrMessage(12051, b"pong"))
+            reply = await peer.receive(5)
+            assert (reply.mtype, reply.payload, reply.meid, reply.xid.rstrip(b"\0"), reply.sub_id) == (
+                12051, b"pong", "gnb_1", b"x-1", 7)
+            assert reply.src == f"127.0.0.1:{osc_port}"
+            # librmr routed send (seed table) -> pure Python, which returns to sender
+            assert await osc.send(RmrMessage(12010, b"sub" * 100, meid="gnb_2", sub_id=0)) == 1
+            req = await peer.receive(5)
+            assert (req.mtype, req.payload, req.meid, req.sub_id) == (12010, b"sub" * 100, "gnb_2", 0)
+            await peer.rts(req, RmrMessage(12011, b"resp"))
+            back = await osc.receive(timeout=5)
+            assert (back.mtype, back.payload, back.meid) == (12011, b"resp", "gnb_2")
+            # librmr wormhole -> pure Python; no route for an unknown type is an error, not a hang
+            await osc.send_to(f"127.0.0.1:{peer_port}", RmrMessage(30000, b"wh"))
+            assert (await peer.receive(5)).payload == b"wh"
+            with pytest.raises(Exception, match="state"):
+                await osc.send(RmrMessage(4242, b"nowhere"))
+            assert await osc.receive(timeout=0.2) is None
 
     run(main())
 
 
 def test_librmr_call_is_answered_by_a_pure_python_rts():
     async def main():
-        peer_port, osc_port = free_port(), free_port()
-        async with RmrEndpoint(peer_port, name="127.0.0.1") as peer:
-            osc = OscRmrTransport(osc_port, routes=table(f"rte|30010|127.0.0.1:{peer_port}",
-                                                         f"rte|100|127.0.0.1:{peer_port}"), src_id="127.0.0.1")
-            await osc.start()
+        async with librmr_beside_a_peer("rte|30010|127.0.0.1:{peer}", "rte|100|127.0.0.1:{peer}") as (peer, osc, _, _):
 
             async def answer():
                 request = await peer.receive(5)
                 assert request is not None and request.payload == b"ping"
                 await peer.rts(request, RmrMessage(30011, b"pong"))
 
-            try:
-                responder = asyncio.create_task(answer())
-                reply = await osc.call(RmrMessage(30010, b"ping"), timeout=5)
-                await responder
-                assert (reply.mtype, reply.payload) == (30011, b"pong")
-                # the RIC health check (RIC_HEALTH_CHECK_REQ 100) is answered by the endpoint itself
-                health = await osc.call(RmrMessage(100, b"ping"), timeout=5)
-                assert (health.mtype, health.payload) == (101, b"OK\n")
-                assert await peer.receive(0.2) is None
-            finally:
-                await osc.close()
+            responder = asyncio.create_task(answer())
+            reply = await osc.call(RmrMessage(30010, b"ping"), timeout=5)
+            await responder
+            assert (reply.mtype, reply.payload) == (30011, b"pong")
+            # the RIC health check (RIC_HEALTH_CHECK_REQ 100) is answered by the endpoint itself
+            health = await osc.call(RmrMessage(100, b"ping"), timeout=5)
+            assert (health.mtype, health.payload) == (101, b"OK\n")
+            assert await peer.receive(0.2) is None
 
     run(main())
 
 
 def test_pure_python_call_is_answered_by_librmr_rts():
     async def main():
-        peer_port, osc_port = free_port(), free_port()
-        async with RmrEndpoint(peer_port, name="127.0.0.1") as peer:
-            osc = OscRmrTransport(osc_port, routes=table(), src_id="127.0.0.1",
-                                  ready_timeout_s=2)
-            await osc.start()
+        async with librmr_beside_a_peer(ready_timeout_s=2) as (peer, osc, _, osc_port):
 
             async def answer():
                 request = await osc.receive(timeout=5)
                 await osc.rts(request, RmrMessage(30011, request.payload.upper()))
 
-            try:
-                responder = asyncio.create_task(answer())
-                reply = await peer.call(RmrMessage(30010, b"are you there"), endpoint=f"127.0.0.1:{osc_port}",
-                                        timeout=5)
-                await responder
-                assert (reply.mtype, reply.payload) == (30011, b"ARE YOU THERE")
-            finally:
-                await osc.close()
+            responder = asyncio.create_task(answer())
+            reply = await peer.call(RmrMessage(30010, b"are you there"), endpoint=f"127.0.0.1:{osc_port}",
+                                    timeout=5)
+            await responder
+            assert (reply.mtype, reply.payload) == (30011, b"ARE YOU THERE")
 
     run(main())
 
@@ -162,25 +157,18 @@ def test_librmr_requests_its_route_table_from_a_route_manager():
 
 def test_malformed_bytes_to_librmr_do_not_stop_it():
     async def main():
-        peer_port, osc_port = free_port(), free_port()
-        async with RmrEndpoint(peer_port, name="127.0.0.1") as peer:
-            osc = OscRmrTransport(osc_port, routes=table(), src_id="127.0.0.1",
-                                  ready_timeout_s=2)
-            await osc.start()
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", osc_port)
-                writer.write(b"\x00\x00\x00\x10garbage-garbage!" + os.urandom(200))
-                await writer.drain()
-                writer.close()
-                await peer.send_to(f"127.0.0.1:{osc_port}", RmrMessage(12050, b"after"))
-                got = None
-                for _ in range(10):
-                    got = await osc.receive(timeout=0.5)
-                    if got is not None:
-                        break
-                assert got is not None and got.payload == b"after"
-            finally:
-                await osc.close()
+        async with librmr_beside_a_peer(ready_timeout_s=2) as (peer, osc, _, osc_port):
+            _, writer = await asyncio.open_connection("127.0.0.1", osc_port)
+            writer.write(b"\x00\x00\x00\x10garbage-garbage!" + os.urandom(200))
+            await writer.drain()
+            writer.close()
+            await peer.send_to(f"127.0.0.1:{osc_port}", RmrMessage(12050, b"after"))
+            got = None
+            for _ in range(10):
+                got = await osc.receive(timeout=0.5)
+                if got is not None:
+                    break
+            assert got is not None and got.payload == b"after"
 
     run(main())
 

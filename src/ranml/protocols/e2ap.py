@@ -313,40 +313,34 @@ _ENB_CHOICE = {20: "macro-eNB-ID", 28: "home-eNB-ID", 18: "short-Macro-eNB-ID", 
 _NG_ENB_CHOICE = {20: "enb-ID-macro", 18: "enb-ID-shortmacro", 21: "enb-ID-longmacro"}
 
 
+# per node kind: its GlobalE2node-ID field, and the PLMN and id field names inside it
+_NODE_ID_FIELDS = {"gNB": ("global-gNB-ID", "plmn-id", "gnb-id"),
+                   "en-gNB": ("global-en-gNB-ID", "pLMN-Identity", "gNB-ID"),
+                   "ng-eNB": ("global-ng-eNB-ID", "plmn-id", "enb-id"),
+                   "eNB": ("global-eNB-ID", "pLMN-Identity", "eNB-ID")}
+
+
 def _node_id_value(m: E2SetupRequest) -> tuple[str, dict[str, Any]]:
-    ident = (m.gnb_id, m.gnb_id_bits)
-    if m.node_type == "gNB":
-        return "gNB", {"global-gNB-ID": {"plmn-id": m.plmn, "gnb-id": ("gnb-ID", ident)}}
-    if m.node_type == "en-gNB":
-        return "en-gNB", {"global-en-gNB-ID": {"pLMN-Identity": m.plmn, "gNB-ID": ("gNB-ID", ident)}}
-    if m.node_type == "ng-eNB":
-        if m.gnb_id_bits not in _NG_ENB_CHOICE:
-            raise E2apError(f"ng-eNB id of {m.gnb_id_bits} bits: use 20 (macro), 18 (short macro) or 21 (long macro)")
-        return "ng-eNB", {"global-ng-eNB-ID": {"plmn-id": m.plmn, "enb-id": (_NG_ENB_CHOICE[m.gnb_id_bits], ident)}}
-    if m.node_type == "eNB":
-        if m.gnb_id_bits not in _ENB_CHOICE:
-            raise E2apError(f"eNB id of {m.gnb_id_bits} bits: use 20 (macro), 28 (home), 18 or 21 (short/long macro)")
-        return "eNB", {"global-eNB-ID": {"pLMN-Identity": m.plmn, "eNB-ID": (_ENB_CHOICE[m.gnb_id_bits], ident)}}
-    raise E2apError(f"E2SetupRequest node_type {m.node_type!r}: use one of {', '.join(NODE_TYPES)}")
+    if m.node_type not in _NODE_ID_FIELDS:
+        raise E2apError(f"E2SetupRequest node_type {m.node_type!r}: use one of {', '.join(NODE_TYPES)}")
+    if m.node_type == "ng-eNB" and m.gnb_id_bits not in _NG_ENB_CHOICE:
+        raise E2apError(f"ng-eNB id of {m.gnb_id_bits} bits: use 20 (macro), 18 (short macro) or 21 (long macro)")
+    if m.node_type == "eNB" and m.gnb_id_bits not in _ENB_CHOICE:
+        raise E2apError(f"eNB id of {m.gnb_id_bits} bits: use 20 (macro), 28 (home), 18 or 21 (short/long macro)")
+    choice = {"gNB": "gnb-ID", "en-gNB": "gNB-ID"}.get(m.node_type) or (
+        _NG_ENB_CHOICE if m.node_type == "ng-eNB" else _ENB_CHOICE)[m.gnb_id_bits]
+    outer, plmn, ident = _NODE_ID_FIELDS[m.node_type]
+    return m.node_type, {outer: {plmn: m.plmn, ident: (choice, (m.gnb_id, m.gnb_id_bits))}}
 
 
 def _node_id_from(choice: tuple[str, dict[str, Any]]) -> tuple[str, bytes, int, int]:
     kind, value = choice
-    if kind == "gNB":
-        gid = value["global-gNB-ID"]
-        plmn, ident = gid["plmn-id"], gid["gnb-id"][1]
-    elif kind == "en-gNB":
-        gid = value["global-en-gNB-ID"]
-        plmn, ident = gid["pLMN-Identity"], gid["gNB-ID"][1]
-    elif kind == "ng-eNB":
-        gid = value["global-ng-eNB-ID"]
-        plmn, ident = gid["plmn-id"], gid["enb-id"][1]
-    elif kind == "eNB":
-        gid = value["global-eNB-ID"]
-        plmn, ident = gid["pLMN-Identity"], gid["eNB-ID"][1]
-    else:
+    if kind not in _NODE_ID_FIELDS:
         raise E2apError(f"E2 Setup from a node of unknown type {kind!r} (known: {', '.join(NODE_TYPES)})")
-    return kind, bytes(plmn), int(ident[0]), int(ident[1])
+    outer, plmn, ident = _NODE_ID_FIELDS[kind]
+    gid = value[outer]
+    number, bits = gid[ident][1]
+    return kind, bytes(gid[plmn]), int(number), int(bits)
 
 
 # -- E2 node components --------------------------------------------------------------------------
@@ -607,10 +601,11 @@ def _from_value(kind: str, body: dict[str, Any]) -> Message:
         functions = tuple((int(f["ranFunctionID"]), bytes(f["ranFunctionDefinition"]),
                            int(f["ranFunctionRevision"]), str(f["ranFunctionOID"])) for f in _items(ies, 10))
         items = _items(ies, 50)
+        amf_name = _amf_name(items)
         components = tuple(_component_from(c) for c in items)
-        return E2SetupRequest(int(ies[49]), plmn, ident, functions, bits, _amf_name(items), node_type,
-                              () if components == (E2NodeComponent("ng", {"amf-name": _amf_name(items)}),)
-                              else components)
+        if components == (E2NodeComponent("ng", {"amf-name": amf_name}),):
+            components = ()  # what encoding with amf_name alone writes
+        return E2SetupRequest(int(ies[49]), plmn, ident, functions, bits, amf_name, node_type, components)
     if name == "E2setupResponse":
         ric = ies[4]
         accepted = tuple((int(f["ranFunctionID"]), int(f["ranFunctionRevision"])) for f in _items(ies, 9))

@@ -181,9 +181,8 @@ class OscRmrTransport:
         if self._ctx is None:
             return
         ctx, self._ctx = self._ctx, None
-        for rx_pool in (self._rx,):
-            if rx_pool is not None:
-                rx_pool.shutdown(wait=True)  # a pending receive ends within its timeout
+        if self._rx is not None:
+            self._rx.shutdown(wait=True)  # a pending receive ends within its timeout
         for sbuf in self._held.values():
             self._rmr.rmr_free_msg(sbuf)
         self._held.clear()

@@ -19,7 +19,7 @@ asn1tools objects; malformed bytes raise :class:`E2smError`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 from ranml.protocols.e2sm import kpm_fast
 from ranml.protocols.e2sm._asn import AsnCodec, E2smError, parsing
@@ -121,7 +121,9 @@ def _info_list(names: tuple[str | int, ...]) -> list[dict[str, Any]]:
     return [{"measType": _meas_type(m), "labelInfoList": [{"measLabel": {"noLabel": "true"}}]} for m in names]
 
 
-_NO_LABEL: dict[str, Any] = {"measLabel": {"noLabel": "true"}}
+def _check_records(message: IndicationMessage) -> None:
+    if not message.records or any(not r for r in message.records):
+        raise E2smError("an indication message needs at least one record with at least one value")
 
 
 class KpmCodec(AsnCodec):
@@ -333,8 +335,7 @@ class KpmCodec(AsnCodec):
         return ("real", float(v))
 
     def _format1_value(self, message: IndicationMessage) -> dict[str, Any]:
-        if not message.records or any(not r for r in message.records):
-            raise E2smError("an indication message needs at least one record with at least one value")
+        _check_records(message)
         fmt: dict[str, Any] = {"measData": self._meas_data(message)}
         if message.measurements:
             fmt["measInfoList"] = _info_list(message.measurements)
@@ -357,14 +358,13 @@ class KpmCodec(AsnCodec):
             return self._encode("E2SM-KPM-IndicationMessage", message.raw)
         fmt: dict[str, Any]
         if message.format == 1:
-            if self.fast:
-                if not message.records or any(not r for r in message.records):
-                    raise E2smError("an indication message needs at least one record with at least one value")
+            _check_records(message)
+            names = message.measurements
+            if self.fast and all(isinstance(m, str) for m in names):  # the fast path writes names only
                 try:
-                    kpm_fast.check_strings([m for m in message.measurements if isinstance(m, str)])
-                    if all(isinstance(m, str) for m in message.measurements):
-                        return kpm_fast.encode_message(message.records, message.measurements,  # type: ignore[arg-type]
-                                                       message.granularity_ms, message.incomplete)
+                    kpm_fast.check_strings(names)
+                    return kpm_fast.encode_message(message.records, cast(tuple[str, ...], names),
+                                                   message.granularity_ms, message.incomplete)
                 except kpm_fast.Unsupported:
                     pass
             fmt = self._format1_value(message)
