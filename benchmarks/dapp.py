@@ -31,11 +31,11 @@ BUDGET_US = 10_000
 
 def build_registry(root: Path) -> str:
     """Train and register tiny slot-level DLinear and LSTM models (univariate, window 32, horizon 4)."""
-    from ranml.benchmark.data import generate
-    from ranml.benchmark.data.windows import WindowSpec, make_windows
     from ranml.benchmark.models import ModelShape, TrainSettings, build_model
-    from ranml.serving.export import ExportGates, export_model
+    from ranml.benchmark.windows import WindowSpec, make_windows
+    from ranml.export import ExportGates, export_model
     from ranml.serving.registry import LocalRegistry
+    from ranml.telemetry import generate
 
     table = generate(cells=CELLS, days=2, step="1min", seed=4)
     data = make_windows(table, WindowSpec(input_steps=32, horizon=4, target="prb_util", features=[], calendar=False,

@@ -33,14 +33,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ranml.benchmark.data import generate
-from ranml.benchmark.data.windows import WindowSpec, make_windows
 from ranml.benchmark.kpis import count_flops
 from ranml.benchmark.models import ZOO, ModelShape, TrainSettings, build_model, resolve_model
+from ranml.benchmark.windows import WindowSpec, make_windows
+from ranml.export import ExportGates, export_model
 from ranml.serving import LocalRegistry
-from ranml.serving.export import ExportGates, export_model
 from ranml.serving.runtime import Predictor
 from ranml.serving.swap import ModelSlot
+from ranml.telemetry import generate
 
 # --floor-sweep: each model at growing widths (the first is the size the main table uses).
 FLOOR_SWEEP = {"mlp": ("hidden", (64, 256, 1024)), "gru": ("hidden", (32, 128, 256)),

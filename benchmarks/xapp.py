@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ranml.closedloop import run_policy
+from ranml.evaluation import run_policy
 
 SCENARIO = """\
 name: bench-{cells}

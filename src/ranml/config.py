@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ranml.errors import ConfigError
 
-__all__ = ["RanmlModel", "format_validation_error", "load_yaml", "parse_mapping"]
+__all__ = ["AppSettings", "RanmlModel", "format_validation_error", "load_yaml", "parse_mapping"]
 
 M = TypeVar("M", bound="RanmlModel")
 Loc = tuple[str | int, ...]
@@ -28,6 +28,13 @@ class RanmlModel(BaseModel):
     """Base of every ranml config model: immutable, unknown keys rejected."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class AppSettings(RanmlModel):
+    """Base of an app's own settings (xApp, rApp): a misspelt key is an error naming it, never dropped.
+
+    An app without settings gets this empty model: any value given to it is refused.
+    """
 
 
 def _line_index(node: yaml.Node, path: Loc, out: dict[Loc, int]) -> None:

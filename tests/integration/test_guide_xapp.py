@@ -14,7 +14,7 @@ pytest.importorskip("pycrate_asn1dir", reason="the E2AP codec needs pycrate: pip
 from typer.testing import CliRunner
 
 from ranml.cli.app import app as cli
-from ranml.closedloop import AppRun, run_session
+from ranml.evaluation import AppRun, run_session
 from ranml.xapp.loader import load_app
 
 pytestmark = pytest.mark.integration

@@ -17,11 +17,11 @@ schemathesis = pytest.importorskip("schemathesis", reason="fuzzing needs schemat
 from hypothesis import HealthCheck, settings
 
 from conftest import free_port
-from ranml.benchmark.data import generate
-from ranml.benchmark.data.windows import WindowSpec, make_windows
 from ranml.benchmark.models import ModelShape, TrainSettings, build_model
+from ranml.benchmark.windows import WindowSpec, make_windows
+from ranml.export import ExportGates, export_model
 from ranml.serving import LocalRegistry
-from ranml.serving.export import ExportGates, export_model
+from ranml.telemetry import generate
 
 pytestmark = pytest.mark.integration
 TOKEN = "s3cret-token"

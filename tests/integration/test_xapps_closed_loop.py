@@ -20,11 +20,11 @@ pytest.importorskip("onnxruntime", reason="the xApp serves the model with onnxru
 pytest.importorskip("pycrate_asn1dir", reason="the E2AP codec needs pycrate: pip install 'ranml[ric]'")
 
 from conftest import free_port
-from ranml.benchmark.data import generate
-from ranml.benchmark.data.windows import WindowSpec, make_windows
 from ranml.benchmark.models import ModelShape, TrainSettings, build_model
-from ranml.serving.export import ExportGates, export_model
+from ranml.benchmark.windows import WindowSpec, make_windows
+from ranml.export import ExportGates, export_model
 from ranml.serving.registry import LocalRegistry
+from ranml.telemetry import generate
 
 pytestmark = pytest.mark.integration
 
@@ -159,11 +159,12 @@ def test_traffic_steering_xapp_moves_load(tmp_path, registry):
 def test_broken_artefact_keeps_the_running_model(tmp_path, registry):
     import numpy as np
 
+    from ranml.serving import ModelRef, ServedModel
     from ranml.xapp.forecast import RegistryForecaster
 
     reg = private_copy(registry, tmp_path)
     root = reg.root
-    f = RegistryForecaster(reg, "load", {"prb_util": 0, "active_ues": 1}, poll_s=0.1).start()
+    f = RegistryForecaster(ServedModel(reg, ModelRef("load"), poll_s=0.1), {"prb_util": 0, "active_ues": 1}).start()
     try:
         windows = np.full((2, 12, 2), 40.0)
         before = f.predict(["a", "b"], windows, np.array([1.8e9, 1.8e9]))

@@ -13,7 +13,7 @@ def test_data_synth_writes_parquet(tmp_path):
     res = runner.invoke(app, ["data", "synth", "--cells", "4", "--days", "2", "--step", "15min", "--seed", "3",
                               "--out", str(out)])
     assert res.exit_code == 0, res.output
-    from ranml.benchmark.data import TelemetryTable
+    from ranml.telemetry import TelemetryTable
 
     t = TelemetryTable.read_parquet(out)
     assert len(t.cells) == 4 and str(t.step) == "0 days 00:15:00"

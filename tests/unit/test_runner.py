@@ -116,7 +116,7 @@ def test_failed_run_leaves_existing_results_untouched(tmp_path):
 def test_all_nan_column_in_file_data_is_a_clear_error(tmp_path):
     import pandas as pd
 
-    from ranml.benchmark.data import generate
+    from ranml.telemetry import generate
 
     t = generate(cells=2, days=3, step="1h", seed=1).frame
     t["prb_util"] = float("nan")

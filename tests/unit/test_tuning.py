@@ -7,10 +7,10 @@ pytest.importorskip("torch", reason="the model zoo needs torch")
 import optuna
 
 from ranml.benchmark.config import ModelConfig, SearchConfig, TrainConfig
-from ranml.benchmark.data.windows import Scaler, WindowedData
 from ranml.benchmark.models import resolve_model
 from ranml.benchmark.models.conformance import toy_problem
 from ranml.benchmark.tuning import fit_model, suggest
+from ranml.benchmark.windows import Scaler, WindowedData
 from ranml.errors import ConfigError
 
 

@@ -163,7 +163,7 @@ def benchmark_retrain(config: Path, registry: Any, name: str, model: str, out_ro
 
     def retrain(site: str) -> str | None:
         from ranml.benchmark import load_benchmark_config, run_benchmark
-        from ranml.serving.export import export_from_run
+        from ranml.export import export_from_run
 
         out = out_root / f"retrain-{site}-{int(time.time())}"
         run_benchmark(load_benchmark_config(config), out, backend=backend, workers=workers)

@@ -1,7 +1,7 @@
 """Benchmark forecasting models on cell telemetry: accuracy and deployability KPIs.
 
 Entry points: :func:`run_benchmark` (with a :class:`BenchmarkConfig` loaded by
-:func:`load_benchmark_config`) and the data tools in :mod:`ranml.benchmark.data`.
+:func:`load_benchmark_config`) and the data tools in :mod:`ranml.telemetry`.
 Importing this package does not import torch.
 """
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ranml.benchmark.data.windows import WindowSpec
+from ranml.benchmark.windows import WindowSpec
 from ranml.config import RanmlModel
 
 __all__ = [
@@ -27,7 +27,7 @@ PositiveInt = Annotated[int, Field(gt=0)]
 
 
 class SynthSource(RanmlModel):
-    """Synthetic telemetry (:func:`ranml.benchmark.data.synth.generate`)."""
+    """Synthetic telemetry (:func:`ranml.telemetry.synth.generate`)."""
 
     kind: Literal["synth"]
     cells: PositiveInt = 16

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from ranml.benchmark.config import DatasetConfig, EnergyConfig, KpiConfig, ModelConfig, TrainConfig
-from ranml.benchmark.data.table import TelemetryTable
-from ranml.benchmark.data.windows import WindowedData, make_grid_windows, make_windows
+from ranml.benchmark.windows import WindowedData, make_grid_windows, make_windows
 from ranml.errors import DataError, RanmlError
+from ranml.telemetry.table import TelemetryTable
 
 __all__ = ["RECORD_FIELDS", "JobSpec", "load_dataset", "run_job", "windows_for"]
 
@@ -106,9 +106,9 @@ def load_dataset(cfg: DatasetConfig) -> TelemetryTable:
 
 
 def _load(cfg: DatasetConfig) -> TelemetryTable:
-    from ranml.benchmark.data.loaders import load_table
-    from ranml.benchmark.data.milan import load_milan
-    from ranml.benchmark.data.synth import SynthSpec, generate
+    from ranml.telemetry.loaders import load_table
+    from ranml.telemetry.milan import load_milan
+    from ranml.telemetry.synth import SynthSpec, generate
 
     src = cfg.source
     if src.kind == "synth":

@@ -1,4 +1,4 @@
-"""Torch → ONNX export used by the benchmark (and reused by ``ranml.serving.export``).
+"""Torch → ONNX export used by the benchmark (and reused by ``ranml.export``).
 
 Uses the TorchScript-based exporter with a dynamic batch axis and weights embedded in the graph
 (no external ``.onnx.data`` file, so the model can be loaded from bytes).

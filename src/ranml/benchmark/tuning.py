@@ -6,8 +6,8 @@ import logging
 from typing import Any
 
 from ranml.benchmark.config import ModelConfig, SearchConfig, TrainConfig
-from ranml.benchmark.data.windows import WindowedData
 from ranml.benchmark.models.base import FitReport, ForecastModel, ModelShape, TrainSettings
+from ranml.benchmark.windows import WindowedData
 from ranml.config import parse_mapping
 from ranml.errors import ConfigError, ModelError
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import signal
-import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -14,26 +12,6 @@ from ranml.cli._common import handle_errors, setup_logging
 
 app = typer.Typer(help="dApp runtime: slot-level loops over an E3 link (shared memory or Unix socket).",
                   no_args_is_help=True)
-
-
-def _health_server(port: int, status: Any) -> None:
-    """/healthz and /readyz on a daemon thread (outside the slot loop)."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            body = json.dumps(status()).encode()
-            self.send_response(200 if self.path in ("/healthz", "/readyz", "/status") else 404)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
-    threading.Thread(target=server.serve_forever, name="dapp-health", daemon=True).start()
 
 
 @app.command("run")
@@ -48,37 +26,24 @@ def run(ref: Annotated[str, typer.Argument(help="module:app, or prb-reservation.
         swap_every_s: Annotated[float, typer.Option(help="Hot-swap the model this often (0: never).")] = 0.0,
         max_slots: Annotated[int | None, typer.Option(help="Stop after this many slots.")] = None,
         http_port: Annotated[int | None, typer.Option(help="Health/status HTTP port.")] = None,
+        http_host: Annotated[str, typer.Option(help="Bind address of the health/status endpoints.")] = "127.0.0.1",
         json_out: Annotated[Path | None, typer.Option("--json", help="Write the loop statistics here.")] = None,
         verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run a dApp until the RAN side stops sending slots (or SIGTERM)."""
-    from ranml.dapp import ShmLink, UnixLink, load_dapp
-    from ranml.dapp.loop import DAppLoop, ModelHolder
-    from ranml.dapp.runtime import build_forecaster, start_swapper
-    from ranml.errors import ConfigError
+    import threading
+
+    from ranml.config import parse_mapping
+    from ranml.dapp import DAppRunner, DAppSettings, load_dapp
+    from ranml.host import stop_on_signals
 
     setup_logging(verbose)
-    dapp = load_dapp(ref)
-    if transport not in ("shm", "unix"):
-        raise ConfigError(f"--transport {transport!r}: use shm or unix")
-    holder = ModelHolder(build_forecaster(dapp, cells, registry, model))
-    link = ShmLink(path, cells) if transport == "shm" else UnixLink(path, cells)
-    loop = DAppLoop(dapp, link, cells, holder, budget_us).prepare()  # before attaching: the RAN starts then
-    link.open()
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    if http_port is not None:
-        _health_server(http_port, lambda: {"dapp": dapp.name, **loop.stats.summary(), "swaps": holder.swaps_done})
-    swapper = start_swapper(holder, dapp, cells, registry, model, swap_every_s, stop)
-    try:
-        stats = loop.run(stop, max_slots)
-    finally:
-        stop.set()
-        link.close()
-        if swapper is not None:
-            swapper.join(timeout=5)
-    out = {"dapp": dapp.name, "transport": transport, "budget_us": budget_us, **stats.summary(),
-           "swaps": holder.swaps_done}
+    settings = parse_mapping(DAppSettings, {
+        "cells": cells, "transport": transport, "path": path, "budget_us": budget_us, "registry": registry,
+        "model": model, "swap_every_s": swap_every_s, "max_slots": max_slots, "http_port": http_port,
+        "http_host": http_host}, source="ranml dapp run options")
+    runner = DAppRunner(load_dapp(ref), settings)
+    with stop_on_signals(threading.Event()) as stop:
+        out = runner.serve(stop)
     if json_out is not None:
         json_out.write_text(json.dumps(out, indent=2), encoding="utf-8")
     typer.echo(json.dumps(out))

@@ -30,7 +30,7 @@ def closed_loop(scenario: Annotated[Path, typer.Argument(help="e2sim scenario YA
     """Run e2sim and the xApp as processes for each policy; print the comparison table."""
     from rich.table import Table
 
-    from ranml.closedloop import POLICIES, run_closed_loop
+    from ranml.evaluation import POLICIES, run_closed_loop
 
     setup_logging(verbose)
     settings: dict[str, object] = {}

@@ -27,8 +27,8 @@ def export(
     note: Annotated[str, typer.Option(help="Free text stored with the version.")] = "",
 ) -> None:
     """Export a model from a benchmark run, check parity, register it; print the version as JSON."""
-    from ranml.serving.export import ExportGates, export_from_run
-    from ranml.serving.registry import open_registry
+    from ranml.export import ExportGates, export_from_run
+    from ranml.serving import open_registry
 
     setup_logging(False)
     result = export_from_run(run, model, fmt, dataset, horizon,

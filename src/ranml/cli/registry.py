@@ -19,7 +19,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output."
 
 
 def _open(where: str) -> Any:
-    from ranml.serving.registry import open_registry
+    from ranml.serving import open_registry
 
     return open_registry(where)
 

@@ -22,11 +22,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from ranml.dapp.e3 import FALLBACK, RECORD_VERSION, control_dtype, slot_dtype
+from ranml.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ranml.serving import ServedModel
 
 __all__ = ["DApp", "DAppLoop", "LinearTrendForecaster", "LoopStats", "ModelHolder", "SlotForecaster"]
 
@@ -66,31 +70,29 @@ class LinearTrendForecaster:
 
 
 class OnnxSlotForecaster:
-    """A registry model (``ranml.serving`` predictor in a :class:`~ranml.serving.swap.ModelSlot`).
+    """A registry model served by :class:`~ranml.serving.ServedModel` (its champion's slot swaps versions).
 
     The model must be univariate on the slot series (``feature_names == [target]``, no calendar).
     """
 
-    def __init__(self, slot: Any, n_cells: int) -> None:
-        from ranml.errors import ConfigError
-
-        m = slot.active.manifest
+    def __init__(self, served: ServedModel, n_cells: int) -> None:
+        m = served.manifest
         if list(m.feature_names) != [m.target]:
             raise ConfigError(f"model {m.name}: a dApp model takes only its target series, not {m.feature_names}; "
                               f"export one with features=[] and calendar=false")
-        self.slot, self.horizon, self.input_steps = slot, m.horizon, m.input_steps
+        self.served, self.horizon, self.input_steps = served, m.horizon, m.input_steps
         self._cells = tuple(f"cell{i}" for i in range(n_cells))
         self._x = np.empty((n_cells, m.input_steps, 1), dtype=np.float32)
 
     def forecast(self, windows: np.ndarray, deadline_s: float) -> tuple[np.ndarray, bool]:
         """Run the active version (the slot reads it once per call)."""
         np.copyto(self._x[:, :, 0], windows[:, -self.input_steps:])
-        f = self.slot.predict(self._cells, self._x, deadline_s)
+        f = self.served.forecast(self._cells, self._x, deadline_s)
         return f.values, f.fallback
 
     def idle(self, until: float) -> None:
         """Hand the time until the next slot (``perf_counter`` seconds) to a pending hot swap."""
-        self.slot.idle(until)
+        self.served.idle(until)
 
 
 class ModelHolder:
@@ -108,8 +110,8 @@ class ModelHolder:
     @property
     def swaps_done(self) -> int:
         """Completed swaps: forecasters replaced, plus model versions swapped in the current one's slot."""
-        slot = getattr(self.current, "slot", None)
-        return self.swaps + (len(slot.events) if slot is not None else 0)
+        current = self.current
+        return self.swaps + (len(current.served.champion.events) if isinstance(current, OnnxSlotForecaster) else 0)
 
 
 @dataclass
@@ -165,8 +167,6 @@ class DAppLoop:
     def __init__(self, app: DApp, link: Any, n_cells: int, model: ModelHolder, budget_us: float,
                  max_log: int = 1 << 20) -> None:
         if app.decide_fn is None:
-            from ranml.errors import ConfigError
-
             raise ConfigError(f"dApp {app.name}: no decision function; register one with @app.decide")
         self.app, self.link, self.n, self.model = app, link, n_cells, model
         self.budget_ns = int(budget_us * 1000)

@@ -101,11 +101,11 @@ class DemoState:
 
 # -- 1. telemetry ---------------------------------------------------------------------------------
 def _telemetry(s: DemoSettings, work: Path) -> Path:
-    from ranml.benchmark.data import generate
+    from ranml.telemetry import generate
 
     path = work / "telemetry.parquet"
     if s.data is not None:
-        from ranml.benchmark.data.loaders import load_table
+        from ranml.telemetry.loaders import load_table
 
         table = load_table(s.data, step="1min")
     else:
@@ -166,8 +166,8 @@ def _scenario_text(s: DemoSettings) -> str:
 
 def _windows(frame: Any) -> Any:
     """Training windows from a telemetry frame (the benchmark's window spec, more windows)."""
-    from ranml.benchmark.data.table import TelemetryTable
-    from ranml.benchmark.data.windows import WindowSpec, make_windows
+    from ranml.benchmark.windows import WindowSpec, make_windows
+    from ranml.telemetry.table import TelemetryTable
 
     table = TelemetryTable.from_frame(frame, "1min")
     spec = WindowSpec.model_validate({"input_steps": 12, "horizon": 4, "target": "prb_util",
@@ -179,7 +179,7 @@ def _windows(frame: Any) -> Any:
 def _train_variant(data: Any, model: str, epochs: int, degrade: bool, seed: int) -> Any:
     """The chosen model trained on ``data`` (the site's history), or on corrupted targets (degraded)."""
     from ranml.benchmark.models import ModelShape, TrainSettings, build_model
-    from ranml.serving.export import ExportGates, export_model
+    from ranml.export import ExportGates, export_model
 
     y_train = data.y["train"]
     if degrade:  # targets shuffled across windows and mirrored: a model that looks fine and forecasts badly
@@ -211,8 +211,8 @@ def _register(s: DemoSettings, run_dir: Path, state: DemoState, work: Path, prog
 
     from ranml.e2sim.history import record_history
     from ranml.e2sim.scenario import Scenario
-    from ranml.serving.export import export_from_run
-    from ranml.serving.registry import open_registry
+    from ranml.export import export_from_run
+    from ranml.serving import open_registry
 
     task = progress.add_task("models: export v1.0.0, retrain v1.1.0 on the site's history, degrade v1.2.0",
                              total=3)
@@ -303,7 +303,7 @@ def _histogram(metrics_text: str) -> list[tuple[float, float]]:
 
 
 def _closed_loop(s: DemoSettings, registry: Any, state: DemoState, work: Path, progress: Any) -> None:
-    from ranml.closedloop import AppRun, policy_row, run_session
+    from ranml.evaluation import AppRun, policy_row, run_session
 
     scenario = work / "scenario.yaml"
     scenario.write_text(_scenario_text(s), encoding="utf-8")

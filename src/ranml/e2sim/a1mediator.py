@@ -123,7 +123,7 @@ class A1Mediator:
 
     # -- REST -------------------------------------------------------------------------------------
     async def http(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
-        """The A1-P v2 REST API (a :class:`~ranml.tinyhttp.TinyHttpServer` handler)."""
+        """The A1-P v2 REST API (a :class:`~ranml.host.http.TinyHttpServer` handler)."""
         if not path.startswith(PREFIX):
             return 404, {"error": f"unknown path {path}; the A1-P v2 API is under {PREFIX}"}
         parts = [p for p in path[len(PREFIX):].split("/") if p]

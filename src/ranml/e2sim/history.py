@@ -44,7 +44,7 @@ def record_history(scenario: Scenario, days: float = 1.0, granularity_s: float =
     pandas.DataFrame
         Tidy table (``cell_id`` = the cell's NR CGI key as the xApps see it, ``timestamp`` = start
         of the period, ``prb_util`` = PrbUsedDl / PrbAvailDl in %, ``active_ues`` = RRC.ConnMean),
-        ready for :class:`ranml.benchmark.data.table.TelemetryTable`.
+        ready for :class:`ranml.telemetry.table.TelemetryTable`.
 
     Raises
     ------

@@ -6,6 +6,7 @@ talks A1-P v2. Built-in: ``energy-saving-planner`` (day-ahead sleep schedules).
 
 from ranml.rapp.a1client import A1Client
 from ranml.rapp.app import RApp, load_rapp
-from ranml.rapp.runner import RAppContext, RAppRunner
+from ranml.rapp.context import RAppContext
+from ranml.rapp.runner import RAppRunner
 
 __all__ = ["A1Client", "RApp", "RAppContext", "RAppRunner", "load_rapp"]

@@ -29,7 +29,7 @@ from ranml.errors import ConfigError
 from ranml.protocols.a1policies import PolicyType
 
 if TYPE_CHECKING:
-    from ranml.rapp.runner import RAppContext
+    from ranml.rapp.context import RAppContext
 
 __all__ = ["RApp", "load_rapp"]
 
@@ -99,6 +99,6 @@ class RApp:
 
 def load_rapp(ref: str) -> RApp:
     """Import ``module:attribute`` (or a built-in rApp name) and check it is an :class:`RApp`."""
-    from ranml._objref import load_object
+    from ranml.host.refs import load_object
 
     return load_object(ref, BUILTIN, RApp, "rApp", "ranml.rapp.RApp")

@@ -26,8 +26,8 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from ranml.benchmark.data.table import CELL, TIME, TelemetryTable
 from ranml.errors import DataError
+from ranml.telemetry.table import CELL, TIME, TelemetryTable
 
 __all__ = ["TelemetryStore", "pm_file_rows", "ves_rows"]
 

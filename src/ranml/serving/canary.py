@@ -28,17 +28,40 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import numpy as np
 
 from ranml.config import RanmlModel
-from ranml.serving.runtime import Predictor
+from ranml.serving.artefact import ModelManifest
+from ranml.serving.runtime import Forecast, VersionMetrics
 from ranml.serving.scoring import OnlineScorer
 
-__all__ = ["CanaryController", "CanaryPolicy", "Decision", "RegistryAliases", "in_canary"]
+__all__ = ["CanaryController", "CanaryPolicy", "Decision", "ForecastSource", "RegistryAliases", "in_canary"]
 
 log = logging.getLogger("ranml.serving.canary")
+
+
+class ForecastSource(Protocol):
+    """What the controller routes to: a :class:`~ranml.serving.runtime.Predictor` or a ``ModelSlot``."""
+
+    @property
+    def version(self) -> str:
+        """The version answering."""
+
+    @property
+    def manifest(self) -> ModelManifest:
+        """Its manifest."""
+
+    @property
+    def metrics(self) -> VersionMetrics:
+        """Its call metrics."""
+
+    def predict(self, cells: Sequence[str], windows: np.ndarray, deadline_s: float | None = None) -> Forecast:
+        """Forecasts for ``cells``."""
+
+
+SourceT = TypeVar("SourceT", bound=ForecastSource)
 
 
 def in_canary(cell: str, fraction: float, salt: str = "") -> bool:
@@ -70,7 +93,7 @@ class Decision:
     at: float = field(default_factory=time.time)
 
 
-class CanaryController:
+class CanaryController(Generic[SourceT]):
     """Route calls between a champion and a challenger, score them, decide.
 
     Parameters
@@ -83,10 +106,10 @@ class CanaryController:
         Called with every promote/rollback decision (e.g. to move registry aliases).
     """
 
-    def __init__(self, champion: Predictor, challenger: Predictor, policy: CanaryPolicy | None = None,
+    def __init__(self, champion: SourceT, challenger: SourceT | None, policy: CanaryPolicy | None = None,
                  on_decision: Callable[[Decision], None] | None = None, salt: str = "") -> None:
         self.champion = champion
-        self.challenger: Predictor | None = challenger
+        self.challenger: SourceT | None = challenger
         self.policy = policy or CanaryPolicy()
         self.on_decision = on_decision
         self.salt = salt

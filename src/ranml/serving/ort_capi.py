@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import importlib
 import logging
 import sys
 import threading
@@ -229,11 +230,11 @@ class PendingSession:
 def compiled_helpers() -> Any:
     """The compiled module ``ranml.serving._native``, or ``None`` where it was not built."""
     try:
-        from ranml.serving import _native
+        native = importlib.import_module("ranml.serving._native")  # a C extension, not a sibling .py file
     except ImportError as exc:  # built by `pip install`; missing where there was no C compiler
         log.info("the compiled helpers are not available (%s); using the ctypes and numpy paths", exc)
         return None
-    return _native
+    return native
 
 
 class NativeSession:

@@ -31,7 +31,7 @@ from typing import Any
 
 from ranml.errors import RegistryError
 
-__all__ = ["BaseRegistry", "LocalRegistry", "VersionRecord", "open_registry", "parse_version"]
+__all__ = ["BaseRegistry", "LocalRegistry", "VersionRecord", "parse_version"]
 
 log = logging.getLogger("ranml.serving.registry")
 
@@ -437,12 +437,3 @@ class LocalRegistry(BaseRegistry):
         mdir.mkdir(parents=True, exist_ok=True)
         _atomic_write(mdir / "aliases.json", json.dumps(state, indent=2, sort_keys=True).encode())
 
-
-def open_registry(where: str | Path) -> BaseRegistry:
-    """A registry from a location: ``redis://host:port/db`` (Redis backend) or a folder (local)."""
-    text = str(where)
-    if text.startswith(("redis://", "rediss://", "unix://")):
-        from ranml.serving.redis_registry import RedisRegistry
-
-        return RedisRegistry.from_url(text)
-    return LocalRegistry(text)

@@ -520,7 +520,7 @@ class Predictor:
 
         ``windows[n, input_steps, features]`` holds the features named in the manifest, in that
         order: the KPIs in original units (the target first), then calendar features as computed by
-        ``ranml.benchmark.data.windows`` (they are not scaled).
+        ``ranml.benchmark.windows`` (they are not scaled).
 
         Never raises for a model problem: errors, non-finite inputs or outputs and deadline misses
         return the fallback forecast with ``fallback=True`` and the reason.

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ranml.errors import RanmlError, RegistryError
-from ranml.serving.registry import open_registry
+from ranml.serving.registries import open_registry
 
 __all__ = ["AliasRequest", "PredictRequest", "PredictResponse", "RollbackRequest", "create_app"]
 

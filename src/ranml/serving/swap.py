@@ -41,7 +41,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ranml.errors import RanmlError
-from ranml.serving.runtime import Forecast, Predictor
+from ranml.serving.artefact import ModelManifest
+from ranml.serving.runtime import Forecast, Predictor, VersionMetrics
 
 __all__ = ["ModelSlot", "SwapEvent"]
 
@@ -108,6 +109,21 @@ class ModelSlot:
     def active(self) -> Predictor:
         """The version answering now."""
         return self._active
+
+    @property
+    def version(self) -> str:
+        """The active version."""
+        return self._active.version
+
+    @property
+    def manifest(self) -> ModelManifest:
+        """The active version's manifest."""
+        return self._active.manifest
+
+    @property
+    def metrics(self) -> VersionMetrics:
+        """The active version's call metrics (latency, misses, errors)."""
+        return self._active.metrics
 
     def start(self) -> ModelSlot:
         """Start the first version if needed, and time one more (warm) session build.

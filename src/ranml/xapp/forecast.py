@@ -6,29 +6,25 @@ versions with them and lets the canary decide).
 
 * :class:`HoltForecaster`: double exponential smoothing over the window (level + trend), no model
   file; the default when an app is not given a registry model.
-* :class:`RegistryForecaster`: a ``ranml.serving`` predictor resolved from a registry alias. It maps
-  KPM measurements to the model's input features (calendar features are computed from the window
-  times), follows alias moves (Redis pub/sub when the registry is Redis, else polling) and swaps
-  the new version in between two calls, so no report is dropped; when the ``challenger`` alias
-  points elsewhere, a canary by cell runs and its promote/rollback decision is written back to
-  the registry.
+* :class:`RegistryForecaster`: a :class:`ranml.serving.ServedModel` (the runtimes' one way of
+  following a registry alias: hot swap between two calls, a canary by cell while the challenger
+  alias points elsewhere, decisions written back to the registry), fed from the app's windows: it
+  maps KPM measurements to the model's input features and computes the calendar features from
+  the window times.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
-from ranml.errors import ConfigError, RanmlError
+from ranml.errors import ConfigError
+from ranml.serving import Decision, ServedModel
 
 __all__ = ["Forecaster", "HoltForecaster", "RegistryForecaster"]
 
-log = logging.getLogger("ranml.xapp.forecast")
 _CALENDAR = ("hour_sin", "hour_cos", "dow_sin", "dow_cos")
 
 
@@ -37,7 +33,10 @@ class Forecaster(Protocol):
 
     input_steps: int
     horizon: int
-    version: str
+
+    @property
+    def version(self) -> str:
+        """The version answering (``holt`` for the built-in one)."""
 
     def predict(self, cells: Sequence[str], windows: np.ndarray, times: np.ndarray) -> np.ndarray:
         """Forecasts ``[n, horizon]`` from target windows ``[n, input_steps]`` ending at ``times``."""
@@ -81,164 +80,74 @@ def _calendar(times: np.ndarray) -> np.ndarray:
 
 
 class RegistryForecaster:
-    """A registry model behind an alias, with hot swap and canary.
+    """A registry model served through :class:`~ranml.serving.ServedModel` (hot swap, canary), fed from app windows.
 
     Parameters
     ----------
-    registry
-        A :class:`~ranml.serving.registry.BaseRegistry` (local folder or Redis).
-    name
-        Model name in the registry.
+    served
+        The served model (started by :meth:`start` if it is not yet).
     feature_map
         Model feature name -> position in the app's window columns (calendar features excluded).
-    alias, challenger_alias
-        The aliases followed.
-    poll_s
-        Alias polling period when the registry has no pub/sub.
     deadline_s
         Per-call deadline handed to the predictor (its fallback answers a missed deadline).
     """
 
-    def __init__(self, registry: Any, name: str, feature_map: Mapping[str, int], alias: str = "champion",
-                 challenger_alias: str = "challenger", poll_s: float = 1.0, deadline_s: float | None = 0.05,
-                 canary_policy: Any = None) -> None:
-        self.registry, self.name = registry, name
+    def __init__(self, served: ServedModel, feature_map: Mapping[str, int], deadline_s: float | None = 0.05) -> None:
+        self.served = served
         self.feature_map = dict(feature_map)
-        self.alias, self.challenger_alias = alias, challenger_alias
-        self.poll_s, self.deadline_s = poll_s, deadline_s
-        self.canary_policy = canary_policy
-        self._controller: Any = None
-        self._pending: Any = None
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.swaps: list[dict[str, Any]] = []
-        self.decisions: list[Any] = []
-        self.misses = 0
+        self.deadline_s = deadline_s
+        self.input_steps = self.horizon = 0
+        self.step_seconds = 0.0
         self._buf: np.ndarray | None = None
 
-    # -- lifecycle ----------------------------------------------------------------------------
-    def _load(self, ref: str) -> Any:
-        from ranml.serving.runtime import Predictor
-
-        return Predictor.from_registry(self.registry, self.name, ref).start()
-
-    def _controller_for(self, champion: Any, challenger: Any | None) -> Any:
-        from ranml.serving.canary import CanaryController, CanaryPolicy, RegistryAliases
-
-        ctrl = CanaryController(champion, challenger if challenger is not None else champion,
-                                self.canary_policy or CanaryPolicy(),
-                                on_decision=self._decided, salt=self.name)
-        if challenger is None:
-            ctrl.challenger = None
-        self._aliases = RegistryAliases(self.registry, self.name, self.alias, self.challenger_alias, by="xapp")
-        return ctrl
-
-    def _decided(self, decision: Any) -> None:
-        self.decisions.append(decision)
-        try:
-            self._aliases(decision)
-        except RanmlError as exc:
-            log.warning("could not record the canary decision in the registry: %s", exc)
-
-    def _resolve(self) -> tuple[str, str | None]:
-        champion = self.registry.resolve(self.name, self.alias)
-        try:
-            challenger = self.registry.resolve(self.name, self.challenger_alias)
-        except RanmlError:
-            challenger = None
-        return champion, (challenger if challenger != champion else None)
-
     def start(self) -> RegistryForecaster:
-        """Load the alias's version (and the challenger's), start following alias moves."""
-        champion_ref, challenger_ref = self._resolve()
-        champion = self._load(champion_ref)
-        m = champion.manifest
+        """Start serving (champion, challenger, alias following); check the model's features are mapped.
+
+        Raises
+        ------
+        ConfigError
+            The model needs a feature the app's ``feature_map`` does not provide.
+        """
+        served = self.served.start() if self.served.version == "?" else self.served
+        m = served.manifest
         unknown = [f for f in m.feature_names if f not in _CALENDAR and f not in self.feature_map]
         if unknown:
-            raise ConfigError(f"model {self.name} {champion_ref} needs features {unknown}; map them to KPM "
+            served.close()
+            raise ConfigError(f"model {served.model.name} {served.version} needs features {unknown}; map them to KPM "
                               f"measurements in the app config (feature_map)")
-        self.input_steps, self.horizon = m.input_steps, m.horizon
-        self.step_seconds = m.step_seconds
-        challenger = self._try_load(challenger_ref) if challenger_ref else None
-        self._controller = self._controller_for(champion, challenger)
-        self._thread = threading.Thread(target=self._follow, name=f"alias-{self.name}", daemon=True)
-        self._thread.start()
+        self.input_steps, self.horizon, self.step_seconds = m.input_steps, m.horizon, m.step_seconds
         return self
 
     def close(self) -> None:
         """Stop following aliases."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _try_load(self, ref: str) -> Any:
-        try:
-            return self._load(ref)
-        except RanmlError as exc:
-            log.warning("keeping the current model: %s@%s cannot be loaded (%s)", self.name, ref, exc)
-            self.swaps.append({"ref": ref, "ok": False, "reason": str(exc), "at": time.time()})
-            return None
-
-    def _follow(self) -> None:
-        """Background thread: poll (or wait on pub/sub) and prepare new versions off the hot path."""
-        listener = None
-        if hasattr(self.registry, "subscribe"):
-            try:
-                listener = self.registry.subscribe(self.name)
-            except Exception as exc:  # no pub/sub: fall back to polling
-                log.info("alias pub/sub unavailable (%s); polling every %.1fs", exc, self.poll_s)
-        while not self._stop.is_set():
-            if listener is not None:
-                try:
-                    listener.get_message(timeout=self.poll_s)
-                except Exception:
-                    listener = None
-            else:
-                self._stop.wait(self.poll_s)
-            try:
-                champion_ref, challenger_ref = self._resolve()
-            except RanmlError as exc:
-                log.warning("cannot resolve %s aliases: %s", self.name, exc)
-                continue
-            ctrl = self._controller
-            cur_champion = ctrl.champion.version
-            cur_challenger = ctrl.challenger.version if ctrl.challenger is not None else None
-            if (champion_ref, challenger_ref) == (cur_champion, cur_challenger):
-                continue
-            champion = ctrl.champion if champion_ref == cur_champion else self._try_load(champion_ref)
-            if champion is None:
-                continue
-            challenger = None
-            if challenger_ref is not None:
-                challenger = ctrl.challenger if challenger_ref == cur_challenger else self._try_load(challenger_ref)
-            with self._lock:
-                self._pending = (champion, challenger)
-            self.swaps.append({"champion": champion_ref, "challenger": challenger_ref, "ok": True, "at": time.time()})
-            log.info("model %s: champion %s, challenger %s ready; swapping in", self.name, champion_ref,
-                     challenger_ref)
+        self.served.close()
 
     @property
     def version(self) -> str:
         """The champion version in use."""
-        return str(self._controller.champion.version) if self._controller is not None else "?"
+        return self.served.version
+
+    @property
+    def misses(self) -> int:
+        """Deadline misses so far."""
+        return self.served.misses
+
+    @property
+    def swaps(self) -> list[dict[str, Any]]:
+        """Reactions to alias moves (JSON-ready)."""
+        return [s.as_dict() for s in self.served.swaps]
+
+    @property
+    def decisions(self) -> list[Decision]:
+        """Canary decisions so far."""
+        return self.served.decisions
 
     # -- hot path -----------------------------------------------------------------------------
-    def _swap_if_ready(self) -> None:
-        if self._pending is None:
-            return
-        with self._lock:
-            champion, challenger = self._pending
-            self._pending = None
-        self._controller = self._controller_for(champion, challenger)
-
     def predict(self, cells: Sequence[str], windows: np.ndarray, times: np.ndarray) -> np.ndarray:
         """Forecasts from app windows ``[n, input_steps, columns]`` (columns as in ``feature_map``)."""
-        self._swap_if_ready()
-        ctrl = self._controller
-        m = ctrl.champion.manifest
+        m = self.served.manifest
         n, steps = windows.shape[0], m.input_steps
-        if self._buf is None or self._buf.shape[0] < n:
+        if self._buf is None or self._buf.shape[0] < n or self._buf.shape[1:] != (steps, len(m.feature_names)):
             self._buf = np.empty((max(n, 16), steps, len(m.feature_names)), dtype=np.float32)
         x = self._buf[:n]
         cal = None
@@ -250,22 +159,8 @@ class RegistryForecaster:
                 x[:, :, j] = cal[:, :, _CALENDAR.index(feature)]
             else:
                 x[:, :, j] = windows[:, -steps:, self.feature_map[feature]]
-        before = self._missed(ctrl)
-        out: np.ndarray = ctrl.predict(list(cells), x, float(times.max()) if n else 0.0, self.deadline_s)
-        self.misses += self._missed(ctrl) - before
-        return out
-
-    @staticmethod
-    def _missed(ctrl: Any) -> int:
-        total = int(ctrl.champion.metrics.misses)
-        if ctrl.challenger is not None:
-            total += int(ctrl.challenger.metrics.misses)
-        return total
+        return self.served.predict(list(cells), x, float(times.max()) if n else 0.0, self.deadline_s)
 
     def observe(self, cells: Sequence[str], at: float, actuals: np.ndarray) -> None:
         """Score pending forecasts; the canary may decide (and write the decision to the registry)."""
-        if self._controller is not None:
-            decision = self._controller.observe(list(cells), at, actuals)
-            if decision.action != "wait":
-                log.info("canary %s: %s", decision.action, decision.reason)
-
+        self.served.observe(cells, at, actuals)

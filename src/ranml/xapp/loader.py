@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ranml._objref import load_object
+from ranml.host.refs import load_object
 from ranml.xapp.app import XApp
 
 __all__ = ["load_app"]

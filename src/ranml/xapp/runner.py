@@ -20,13 +20,13 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from ranml._tasks import cancel_and_wait
 from ranml.config import RanmlModel
+from ranml.host.http import Text, TinyHttpServer
+from ranml.host.tasks import cancel_and_wait
 from ranml.protocols import e2ap
 from ranml.protocols.e2sm import ActionDefinition, CccCodec, E2smError, KpmCodec, NrCgi
 from ranml.protocols.e2sm.kpm import detect_version
 from ranml.protocols.rmr import MTYPES, RmrMessage
-from ranml.tinyhttp import Text, TinyHttpServer
 from ranml.xapp.app import CellReport, KpmRequest, XApp
 from ranml.xapp.context import Context, NodeInfo
 from ranml.xapp.descriptor import build_descriptor

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from conftest import free_port
-from ranml.benchmark.data.table import CELL, TIME
 from ranml.errors import ConfigError, DataError, PolicyError
 from ranml.rapp import A1Client, RApp, RAppRunner, load_rapp
 from ranml.rapp.apps.energy_saving_planner import PlannerSettings, plan_schedule
 from ranml.rapp.telemetry import TelemetryStore, pm_file_rows, ves_rows
+from ranml.telemetry.table import CELL, TIME
 
 
 def _event(t, values):

@@ -11,15 +11,15 @@ pytest.importorskip("onnxruntime", reason="the runtime needs onnxruntime")
 
 import torch
 
-from ranml.benchmark.data import generate
-from ranml.benchmark.data.windows import WindowSpec, make_windows
 from ranml.benchmark.models import ModelShape, TrainSettings, build_model
+from ranml.benchmark.windows import WindowSpec, make_windows
 from ranml.errors import RanmlError
+from ranml.export import ExportGates, export_model
 from ranml.serving.canary import CanaryController, CanaryPolicy, in_canary
-from ranml.serving.export import ExportGates, export_model
 from ranml.serving.runtime import Predictor
 from ranml.serving.scoring import OnlineScorer
 from ranml.serving.swap import ModelSlot
+from ranml.telemetry import generate
 
 
 @pytest.fixture(scope="module")

@@ -99,7 +99,7 @@ def test_unknown_model(tmp_path):
 
 
 def test_importing_serving_does_not_import_torch():
-    code = "import sys, ranml.serving, ranml.serving.registry, ranml.serving.export; print('torch' in sys.modules)"
+    code = "import sys, ranml.serving, ranml.serving.registry, ranml.export; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -4,13 +4,13 @@ import pytest
 pytest.importorskip("torch", reason="the test exports a model with torch")
 pytest.importorskip("onnxruntime", reason="the runtime needs onnxruntime")
 
-from ranml.benchmark.data import generate
-from ranml.benchmark.data.windows import WindowSpec, make_windows
 from ranml.benchmark.models import ModelShape, TrainSettings, build_model
+from ranml.benchmark.windows import WindowSpec, make_windows
 from ranml.errors import RanmlError, RegistryError
+from ranml.export import ExportGates, export_model
 from ranml.serving import LocalRegistry
-from ranml.serving.export import ExportGates, export_model
 from ranml.serving.runtime import Predictor
+from ranml.telemetry import generate
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ def test_holt_follows_a_trend_and_never_goes_negative():
 def test_calendar_matches_the_benchmark_encoding():
     import pandas as pd
 
-    from ranml.benchmark.data.windows import _calendar as bench_calendar
+    from ranml.benchmark.windows import _calendar as bench_calendar
 
     times = pd.date_range("2026-03-02 07:15", periods=5, freq="5h")
     ours = _calendar(np.array([t.timestamp() for t in times]))

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("asn1tools", reason="the E2SM codecs need asn1tools: pip install 'ranml[ric]'")
 
-from ranml.tinyhttp import TinyHttpServer
+from ranml.host.http import TinyHttpServer
 from ranml.xapp import RunnerSettings, XAppRunner
 from ranml.xapp.apps._load import LoadModel, LoadSettings
 from ranml.xapp.apps.energy_saving import app as es_app

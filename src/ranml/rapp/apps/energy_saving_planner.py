@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from ranml.benchmark.data.table import CELL, TIME
 from ranml.protocols.a1policies import SLEEP_SCHEDULE
 from ranml.rapp.app import RApp
-from ranml.rapp.runner import RAppContext
+from ranml.rapp.context import RAppContext
+from ranml.telemetry.table import CELL, TIME
 
 __all__ = ["PlannerSettings", "app", "plan_schedule"]
 

@@ -21,10 +21,11 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
+from ranml.serving import CanaryPolicy, ModelRef, ServedModel, open_registry
 from ranml.xapp.app import CellReport
 from ranml.xapp.context import Context
 from ranml.xapp.features import FeatureStore
-from ranml.xapp.forecast import Forecaster, HoltForecaster
+from ranml.xapp.forecast import Forecaster, HoltForecaster, RegistryForecaster
 
 __all__ = ["CellView", "LoadModel", "LoadSettings", "load_model", "observe"]
 
@@ -174,19 +175,15 @@ def neighbours(views: dict[str, CellView], cell: CellView) -> list[CellView]:
     return [v for k, v in views.items() if v.meid == cell.meid and k != cell.key]
 
 
-def open_forecaster(settings: LoadSettings) -> Any:
+def open_forecaster(settings: LoadSettings) -> RegistryForecaster | None:
     """A started registry forecaster when the settings name a model, else ``None`` (built-in)."""
     if settings.policy != "forecast" or not settings.registry or not settings.model:
         return None
-    from ranml.serving.canary import CanaryPolicy
-    from ranml.serving.registry import open_registry
-    from ranml.xapp.forecast import RegistryForecaster
-
     policy = CanaryPolicy(fraction=settings.canary_fraction, min_scored=settings.canary_min_scored,
                           margin_pct=settings.canary_margin_pct, confidence_z=settings.canary_confidence_z)
-    return RegistryForecaster(open_registry(settings.registry), settings.model, settings.feature_map,
-                              alias=settings.model_alias, challenger_alias=settings.challenger_alias,
-                              canary_policy=policy).start()
+    served = ServedModel(open_registry(settings.registry), ModelRef(settings.model, settings.model_alias),
+                         settings.challenger_alias, policy, by="xapp")
+    return RegistryForecaster(served, settings.feature_map).start()
 
 
 @asynccontextmanager

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ranml.benchmark.data.table import TelemetryTable
 from ranml.errors import DataError
+from ranml.telemetry.table import TelemetryTable
 
 __all__ = ["GRID_SIDE", "Grid", "build_grid", "square_id", "square_pos"]
 

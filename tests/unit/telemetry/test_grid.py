@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ranml.benchmark.data import TelemetryTable, build_grid, square_id, square_pos
 from ranml.errors import DataError
+from ranml.telemetry import TelemetryTable, build_grid, square_id, square_pos
 
 
 def test_square_ids_follow_milan_convention():

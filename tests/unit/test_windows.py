@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ranml.benchmark.data import TelemetryTable, generate
-from ranml.benchmark.data.windows import SplitSpec, WindowSpec, make_grid_windows, make_windows
+from ranml.benchmark.windows import SplitSpec, WindowSpec, make_grid_windows, make_windows
 from ranml.errors import DataError
+from ranml.telemetry import TelemetryTable, generate
 
 
 def ramp_table(n=200, cells=("a", "b"), drop=()):

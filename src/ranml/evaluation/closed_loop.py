@@ -29,7 +29,7 @@ from ranml.errors import RanmlError
 
 __all__ = ["POLICIES", "AppRun", "Session", "policy_row", "run_closed_loop", "run_policy", "run_session"]
 
-log = logging.getLogger("ranml.closedloop")
+log = logging.getLogger("ranml.evaluation")
 POLICIES = ("none", "reactive", "forecast")
 
 

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ranml.benchmark.data.table import TelemetryTable
 from ranml.config import RanmlModel
 from ranml.errors import DataError
+from ranml.telemetry.table import TelemetryTable
 
 __all__ = [
     "Scaler",
@@ -34,7 +34,7 @@ __all__ = [
     "make_windows",
 ]
 
-log = logging.getLogger("ranml.benchmark.data")
+log = logging.getLogger("ranml.telemetry")
 
 CALENDAR_FEATURES = ("hour_sin", "hour_cos", "dow_sin", "dow_cos")
 
@@ -340,7 +340,7 @@ def make_grid_windows(table: TelemetryTable, spec: WindowSpec) -> WindowedData:
     Positions without data are filled with the training mean (after scaling: 0); a global scaler
     fitted on the training period keeps the spatial structure intact.
     """
-    from ranml.benchmark.data.grid import build_grid
+    from ranml.telemetry.grid import build_grid
 
     if spec.target not in table.kpis:
         raise DataError(f"windows: KPI {spec.target!r} is not in the data (have {table.kpis})")

@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from ranml.benchmark.data import load_milan, load_table
 from ranml.errors import DataError
+from ranml.telemetry import load_milan, load_table
 
 
 def test_csv_with_column_mapping(tmp_path):
@@ -74,7 +74,7 @@ def test_non_monotonic_timestamps_name_the_cell(tmp_path):
 
 
 def test_parquet_written_by_ranml_loads_back(tmp_path):
-    from ranml.benchmark.data import generate
+    from ranml.telemetry import generate
 
     t = generate(cells=2, days=1, seed=4)
     t.write_parquet(tmp_path / "t.parquet")

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ranml.benchmark.data.table import CELL, TIME, TelemetryTable
 from ranml.errors import DataError
+from ranml.telemetry.table import CELL, TIME, TelemetryTable
 
 __all__ = ["MILAN_KPIS", "MILAN_STEP", "load_milan"]
 

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ranml.benchmark.data import SynthSpec, generate
-from ranml.benchmark.data.stats import traffic_stats
 from ranml.errors import DataError
+from ranml.telemetry import SynthSpec, generate
+from ranml.telemetry.stats import traffic_stats
 
 HOLIDAY = "2026-03-18"
 

@@ -22,7 +22,7 @@ __all__ = ["CELL", "TIME", "TelemetryTable"]
 CELL = "cell_id"
 TIME = "timestamp"
 
-log = logging.getLogger("ranml.benchmark.data")
+log = logging.getLogger("ranml.telemetry")
 
 
 @dataclass(frozen=True)

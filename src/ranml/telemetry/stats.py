@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from ranml.benchmark.data.grid import GRID_SIDE, square_pos
-from ranml.benchmark.data.table import TelemetryTable
+from ranml.telemetry.grid import GRID_SIDE, square_pos
+from ranml.telemetry.table import TelemetryTable
 
 __all__ = ["TrafficStats", "grid_neighbour_pairs", "traffic_stats"]
 
@@ -81,7 +81,7 @@ def traffic_stats(
     kpi: str = "traffic",
     holidays: tuple[str, ...] = (),
 ) -> TrafficStats:
-    """Measure the statistics listed in :mod:`ranml.benchmark.data.synth` on one KPI.
+    """Measure the statistics listed in :mod:`ranml.telemetry.synth` on one KPI.
 
     Parameters
     ----------

@@ -3,7 +3,8 @@
 No dependencies; one request per connection (``Connection: close``); bodies up to 1 MiB with a
 ``Content-Length``. The handler gets ``(method, path, body)`` and returns ``(status, value)``
 where ``value`` is JSON-serialisable, or a :class:`Text`. A handler error becomes a ``500`` and is
-logged; malformed requests get ``400``.
+logged; malformed requests get ``400``. :class:`ThreadedHttpServer` runs the same server on its own
+thread, for a runtime whose main thread is a synchronous loop (the dApp).
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Handler", "Text", "TinyHttpServer"]
+__all__ = ["Handler", "Text", "ThreadedHttpServer", "TinyHttpServer"]
 
-log = logging.getLogger("ranml.tinyhttp")
+log = logging.getLogger("ranml.host.http")
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 404: "Not Found",
             405: "Method Not Allowed", 413: "Payload Too Large", 500: "Internal Server Error",
             503: "Service Unavailable"}
@@ -104,3 +106,45 @@ class TinyHttpServer:
         except Exception as exc:  # a handler bug must not kill the process
             log.exception("HTTP handler failed for %s %s", method, target)
             return 500, {"error": f"{type(exc).__name__}: {exc}"}
+
+
+class ThreadedHttpServer:
+    """A :class:`TinyHttpServer` on its own event loop in a daemon thread.
+
+    The handler runs on that thread: it must only read what the main loop publishes.
+    """
+
+    def __init__(self, handler: Handler, port: int, host: str = "127.0.0.1", name: str = "http") -> None:
+        self._server = TinyHttpServer(handler, port, host)
+        self._name = name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound port (after :meth:`start`)."""
+        return self._server.port
+
+    def start(self) -> int:
+        """Start listening on the helper thread; returns the bound port (errors are raised here)."""
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._server.start())
+        except BaseException:
+            loop.close()
+            raise
+        self._loop = loop
+        self._thread = threading.Thread(target=loop.run_forever, name=self._name, daemon=True)
+        self._thread.start()
+        return self._server.port
+
+    def close(self) -> None:
+        """Stop listening and end the thread."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._server.close(), loop).result(timeout=5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        loop.close()
+        self._loop = self._thread = None

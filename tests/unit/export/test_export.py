@@ -10,12 +10,12 @@ import pytest
 pytest.importorskip("torch", reason="export needs torch: pip install 'ranml[benchmark]'")
 pytest.importorskip("onnxruntime", reason="export needs onnxruntime")
 
-from ranml.benchmark.data import generate
-from ranml.benchmark.data.windows import WindowSpec, make_grid_windows, make_windows
 from ranml.benchmark.models import ZOO, ModelShape, TrainSettings, build_model, resolve_model
+from ranml.benchmark.windows import WindowSpec, make_grid_windows, make_windows
 from ranml.errors import ExportError
+from ranml.export import ExportGates, export_model
 from ranml.serving import LocalRegistry, ModelManifest
-from ranml.serving.export import ExportGates, export_model
+from ranml.telemetry import generate
 
 PARAMS = {"mlp": {"hidden": 16}, "lstm": {"hidden": 8}, "gru": {"hidden": 8}, "tcn": {"channels": 8, "levels": 3},
           "patchtst": {"d_model": 16, "layers": 1, "patch": 8}, "transformer": {"d_model": 16, "layers": 1},

@@ -17,7 +17,7 @@ the Telecom Italia Milan set), so that models benchmarked on it face the same di
 * occasional bursts (events) and missing samples (absent rows).
 
 Cells sit on a square grid and use the Milan square-id convention (``id = 100·row + col + 1``) so the
-same data feeds spatio-temporal models through :func:`ranml.benchmark.data.grid.build_grid`.
+same data feeds spatio-temporal models through :func:`ranml.telemetry.grid.build_grid`.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ranml.benchmark.data.grid import GRID_SIDE, square_id
-from ranml.benchmark.data.table import CELL, TIME, TelemetryTable
 from ranml.errors import DataError
+from ranml.telemetry.grid import GRID_SIDE, square_id
+from ranml.telemetry.table import CELL, TIME, TelemetryTable
 
 __all__ = ["SYNTH_KPIS", "SynthSpec", "generate", "neighbours"]
 

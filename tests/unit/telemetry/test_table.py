@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ranml.benchmark.data import CELL, TIME, TelemetryTable
 from ranml.errors import DataError
+from ranml.telemetry import CELL, TIME, TelemetryTable
 
 
 def frame(n=8, cells=("a", "b"), step="15min"):

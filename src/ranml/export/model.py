@@ -1,7 +1,7 @@
 """Export a trained model with parity gates: ONNX fp32/int8 and TorchScript fp32/int8.
 
-The torch side is imported lazily, inside the functions: ``ranml.serving`` itself never imports
-torch. An export either returns every file and a complete manifest, or raises
+Torch and the benchmark harness are imported inside the functions, so importing this module is
+cheap. An export either returns every file and a complete manifest, or raises
 :class:`~ranml.errors.ExportError` — it never writes anything itself (the registry stores the
 result atomically).
 
@@ -35,7 +35,7 @@ from ranml.serving.artefact import FORMATS, Lineage, ModelManifest, Parity, Runt
 
 __all__ = ["ExportGates", "ExportResult", "export_from_run", "export_model"]
 
-log = logging.getLogger("ranml.serving.export")
+log = logging.getLogger("ranml.export")
 
 _LEVELS = ("basic", "extended", "all")
 
@@ -209,7 +209,7 @@ def export_model(
         files = {"model": optimised, "original": graph}
         file_names = {"model": "model.onnx", "original": "model.original.onnx"}
     else:
-        from ranml.serving.torchscript import load_torchscript, to_torchscript
+        from ranml.export.torchscript import load_torchscript, to_torchscript
 
         blob = to_torchscript(module, x[:1], int8=fmt == "torchscript-int8")
         out = predict_module(load_torchscript(blob), x)

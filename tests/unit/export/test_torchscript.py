@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="TorchScript needs torch")
 
-from ranml.serving.torchscript import load_torchscript, to_torchscript
+from ranml.export.torchscript import load_torchscript, to_torchscript
 
 
 def net():
@@ -38,10 +38,10 @@ def test_traced_fp32_matches_and_int8_is_close():
 
 
 def test_torchscript_export_through_export_model():
-    from ranml.benchmark.data import generate
-    from ranml.benchmark.data.windows import WindowSpec, make_windows
     from ranml.benchmark.models import ModelShape, TrainSettings, build_model
-    from ranml.serving.export import ExportGates, export_model
+    from ranml.benchmark.windows import WindowSpec, make_windows
+    from ranml.export import ExportGates, export_model
+    from ranml.telemetry import generate
 
     data = make_windows(generate(cells=2, days=5, step="1h", seed=3),
                         WindowSpec(input_steps=24, horizon=2, max_train_windows=100, max_eval_windows=32))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ranml.benchmark.data.table import CELL, TIME, TelemetryTable
 from ranml.errors import DataError
+from ranml.telemetry.table import CELL, TIME, TelemetryTable
 
 __all__ = ["load_table"]
 

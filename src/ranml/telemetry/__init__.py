@@ -1,0 +1,29 @@
+"""Cell telemetry, shared by the offline and the online side: the tidy table and where it comes from.
+
+The bottom layer next to :mod:`ranml.protocols`: the :class:`TelemetryTable` (one row per cell and
+timestamp, a declared step), CSV/Parquet loading with a column mapping, the Telecom Italia Milan
+reader, the square grid of spatio-temporal models, and the synthetic generator. It imports only
+numpy and pandas (never torch, never the benchmark harness), so the xApp, rApp, dApp and e2sim
+processes can use it.
+"""
+
+from ranml.telemetry.grid import Grid, build_grid, square_id, square_pos
+from ranml.telemetry.loaders import load_table
+from ranml.telemetry.milan import load_milan
+from ranml.telemetry.synth import SynthSpec, generate, neighbours
+from ranml.telemetry.table import CELL, TIME, TelemetryTable
+
+__all__ = [
+    "CELL",
+    "TIME",
+    "Grid",
+    "SynthSpec",
+    "TelemetryTable",
+    "build_grid",
+    "generate",
+    "load_milan",
+    "load_table",
+    "neighbours",
+    "square_id",
+    "square_pos",
+]
