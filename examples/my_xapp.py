@@ -6,36 +6,47 @@ ranml xapp run examples/my_xapp.py:app --e2mgr-url http://127.0.0.1:8090
 
 from __future__ import annotations
 
-import numpy as np
-from pydantic import BaseModel, Field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
+import numpy as np
+from pydantic import Field
+
+from ranml.config import AppSettings
 from ranml.protocols.e2sm import enumerated_ue_id
 from ranml.xapp import CellReport, Context, XApp
 
 
-class Settings(BaseModel):
-    """The app's controls (validated; the descriptor carries them)."""
+class Settings(AppSettings):
+    """The app's controls (validated, unknown keys refused; the descriptor carries them)."""
 
     high: float = Field(default=0.8, gt=0, le=1)  # act when the forecast reaches this PRB share
     window: int = Field(default=6, ge=3)  # reports per forecast
 
 
-app = XApp("load-watch", version="0.1.0", config=Settings, requestor_id=1101)
+@dataclass
+class State:
+    """What the app keeps for a run (its lifespan yields it: ``ctx.app_state``)."""
+
+    window: np.ndarray  # reused: no allocation per report
+    acted: int = 0
+
+
+app = XApp[Settings, State]("load-watch", version="0.1.0", config=Settings, requestor_id=1101)
 app.subscribe_kpm(("RRU.PrbUsedDl", "RRC.ConnMean"), period_ms=60_000)
 app.sends_mtype("RIC_CONTROL_REQ")
 
 
 @app.lifespan
-async def lifespan(ctx: Context):  # type: ignore[no-untyped-def]
+async def lifespan(ctx: Context[Settings, None]) -> AsyncIterator[State]:
     """Preallocate the window; save the count of actions at shutdown."""
-    ctx.scratch["window"] = np.empty((ctx.config.window, 2))  # reused: no allocation per report
-    ctx.scratch["acted"] = 0
-    yield
-    ctx.state.set("acted", ctx.scratch["acted"])
+    state = State(np.empty((ctx.config.window, 2)))
+    yield state
+    ctx.state.set("acted", state.acted)
 
 
 @app.on_report
-async def report(ctx: Context, r: CellReport) -> None:
+async def report(ctx: Context[Settings, State], r: CellReport) -> None:
     """Keep the cell's history; when its trend reaches ``high``, hand its newest UE to a neighbour."""
     if r.cell is None:
         return
@@ -43,7 +54,7 @@ async def report(ctx: Context, r: CellReport) -> None:
     ctx.features.add(r.cell_key, r.time, r.last("RRU.PrbUsedDl", "RRC.ConnMean"))
     if not ctx.features.ready(r.cell_key, ctx.config.window):
         return
-    window = ctx.features.window(r.cell_key, ctx.config.window, ctx.scratch["window"])
+    window = ctx.features.window(r.cell_key, ctx.config.window, ctx.app_state.window)
     prb = window[:, 0] / 100.0
     trend = np.polyfit(np.arange(len(prb)), prb, 1)[0]
     forecast = prb[-1] + 3 * trend  # three reports ahead
@@ -52,4 +63,4 @@ async def report(ctx: Context, r: CellReport) -> None:
         if neighbour is not None:
             ue = enumerated_ue_id(r.cell, int(window[-1, 1]) - 1)
             if await ctx.handover(r.meid, ue, neighbour):
-                ctx.scratch["acted"] += 1
+                ctx.app_state.acted += 1

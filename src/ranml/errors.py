@@ -19,6 +19,20 @@ Each class carries ``exit_code``: the CLI turns an error into a message and that
 
 from __future__ import annotations
 
+__all__ = [
+    "BenchmarkError",
+    "ConfigError",
+    "DataError",
+    "DependencyError",
+    "DeployError",
+    "ExportError",
+    "ModelError",
+    "PolicyError",
+    "RanmlError",
+    "RegistryError",
+    "UnknownModelError",
+]
+
 
 class RanmlError(Exception):
     """Root of every error ranml raises on purpose."""

@@ -79,3 +79,34 @@ def test_e2sim_bad_scenario_names_the_field(tmp_path):
     bad.write_text("speed: fast\n")
     result = runner.invoke(app, ["e2sim", "run", str(bad)])
     assert result.exit_code == 2 and "bad.yaml:1: speed" in result.output
+
+
+def test_an_interrupt_lost_in_a_finaliser_still_exits_non_zero():
+    """Ctrl-C landing in a ``__del__`` is swallowed by Python; it is delivered again and the command stops (130)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import os, signal, sys, time
+        import ranml.cli.app as cli
+
+        class Swallow:
+            def __del__(self):
+                os.kill(os.getpid(), signal.SIGINT)
+                for _ in range(100_000):  # the handler runs in here: its KeyboardInterrupt is "ignored"
+                    pass
+
+        @cli.app.command("probe-interrupt")
+        def probe() -> None:
+            Swallow()
+            for _ in range(20):  # the rest of a long command
+                time.sleep(0.05)
+            print("finished anyway")
+
+        sys.argv = ["ranml", "probe-interrupt"]
+        cli.main()
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert "Exception ignored" in out.stderr  # the interrupt was lost in the finaliser...
+    assert "finished anyway" not in out.stdout and out.returncode == 130  # ...and delivered again

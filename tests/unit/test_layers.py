@@ -41,7 +41,7 @@ _BLOCKED_IMPORT = textwrap.dedent("""
 @pytest.mark.parametrize("package", ONLINE)
 def test_online_package_imports_with_torch_and_the_offline_side_blocked(package: str) -> None:
     code = _BLOCKED_IMPORT.format(blocked=OFFLINE, package=package)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
     imported = out.stdout.split()
     assert imported, f"{package} has no submodules to check"
@@ -51,7 +51,7 @@ def test_online_package_imports_with_torch_and_the_offline_side_blocked(package:
 def test_the_blocker_blocks() -> None:
     """The check above would notice: a module that needs the benchmark fails under the blocker."""
     code = _BLOCKED_IMPORT.format(blocked=OFFLINE, package="ranml.export")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode != 0 and "is blocked" in out.stderr
 
 
@@ -123,3 +123,89 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
             return self.edges.get(m, set())
 
     assert _cycles(Graph(), ["ranml.a", "ranml.b", "ranml.c", "ranml.d"]) == [["ranml.a", "ranml.b", "ranml.c"]]
+
+
+# -- package doors -------------------------------------------------------------------------------
+
+def _package_of(module: str) -> str:
+    """The door a module sits behind: ``ranml.<package>``, or ``ranml.protocols.<codec>``.
+
+    In ``ranml.protocols`` each codec is its own door (``e2ap``, ``e2sm``, ``rmr``, ``a1policies``);
+    a module ``<codec>_<part>`` is a part of ``<codec>`` (``e2ap_fast`` of ``e2ap``).
+    """
+    parts = module.split(".")
+    if len(parts) > 2 and parts[1] == "protocols":
+        return ".".join([*parts[:2], parts[2].split("_")[0] if parts[2] != "a1policies" else parts[2]])
+    return ".".join(parts[:2])
+
+
+def _cross_package_imports() -> list[tuple[str, int, str, list[str]]]:
+    """``(file, line, imported module, names)`` of every ``from ranml.X... import`` in src that leaves its package."""
+    import ast
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "src"
+    found = []
+    for path in sorted(src.rglob("*.py")):
+        module = ".".join(path.with_suffix("").relative_to(src).parts).removesuffix(".__init__")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("ranml."):
+                target = str(node.module)
+                if _package_of(target) != _package_of(module):
+                    found.append((str(path.relative_to(src)), node.lineno, target, [a.name for a in node.names]))
+    return found
+
+
+def test_packages_use_each_other_through_their_doors() -> None:
+    """Across packages, code imports ``from ranml.<package> import <name in its __all__>``, never a deep path."""
+    import importlib
+
+    imports = _cross_package_imports()
+    assert len(imports) > 100
+    deep = [f"{f}:{line} imports {target}" for f, line, target, _ in imports if target != _package_of(target)]
+    assert deep == [], "import these through the package's __init__ (add the name to its __all__):\n" + "\n".join(deep)
+    outside = [f"{f}:{line} {target}.{name}" for f, line, target, names in imports for name in names
+               if name not in importlib.import_module(target).__all__]
+    assert outside == [], "imported from a door but not in its __all__:\n" + "\n".join(outside)
+
+
+DOORS_PIN = "tests/data/package-doors.json"
+
+
+def test_door_contents_are_pinned() -> None:
+    """Each door's ``__all__`` is what the pin says: a change of the public API is a deliberate, reviewed one.
+
+    After such a change, regenerate the pin with
+    ``python -c "import tests.unit.test_layers as t; t.write_doors_pin()"``.
+    """
+    import json
+    from pathlib import Path
+
+    pinned = json.loads((Path(__file__).resolve().parents[2] / DOORS_PIN).read_text(encoding="utf-8"))
+    assert _doors() == pinned
+
+
+def _doors() -> dict[str, list[str]]:
+    import importlib
+    import pkgutil
+
+    import ranml
+
+    out: dict[str, list[str]] = {}
+    for info in pkgutil.walk_packages(ranml.__path__, "ranml."):
+        if info.ispkg and _package_of(info.name) == info.name:
+            names = list(getattr(importlib.import_module(info.name), "__all__", []))
+            assert len(names) == len(set(names)), f"{info.name}.__all__ repeats a name"
+            module = importlib.import_module(info.name)
+            assert all(hasattr(module, n) for n in names), f"{info.name}.__all__ names something it does not have"
+            out[info.name] = sorted(names)
+    return out
+
+
+def write_doors_pin() -> None:
+    """Write the pin from the doors as they are now."""
+    import json
+    from pathlib import Path
+
+    (Path(__file__).resolve().parents[2] / DOORS_PIN).write_text(json.dumps(_doors(), indent=1) + "\n",
+                                                                encoding="utf-8")

@@ -9,5 +9,17 @@ N sites × D days (``ranml agent simulate``).
 from ranml.agent.agent import Decision, UpdateAgent, benchmark_retrain
 from ranml.agent.drift import DriftMonitor
 from ranml.agent.policies import POLICIES, SiteStatus, make_policy
+from ranml.agent.simulate import load_sim_config, simulate, write_report
 
-__all__ = ["POLICIES", "Decision", "DriftMonitor", "SiteStatus", "UpdateAgent", "benchmark_retrain", "make_policy"]
+__all__ = [
+    "POLICIES",
+    "Decision",
+    "DriftMonitor",
+    "SiteStatus",
+    "UpdateAgent",
+    "benchmark_retrain",
+    "load_sim_config",
+    "make_policy",
+    "simulate",
+    "write_report",
+]

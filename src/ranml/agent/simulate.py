@@ -233,7 +233,7 @@ def write_report(result: dict[str, Any], out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ranml._plots import svg
+    from ranml.plots import svg
 
     fig, ax = plt.subplots(figsize=(7, 3.2))
     for row in result["policies"]:

@@ -9,11 +9,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ranml.benchmark.config import BenchmarkConfig
+from ranml.benchmark.config import BenchmarkConfig, DatasetConfig
+from ranml.benchmark.job import windows_for
+from ranml.benchmark.metrics import mae
+from ranml.benchmark.models import ModelShape, TrainSettings, build_model, resolve_model
+from ranml.benchmark.onnx_export import export_onnx
 from ranml.benchmark.runner import RunResult, plan_jobs, run_benchmark
+from ranml.benchmark.train import predict_module
+from ranml.benchmark.windows import WindowSpec, make_windows
 from ranml.config import load_yaml
 
-__all__ = ["BenchmarkConfig", "RunResult", "load_benchmark_config", "plan_jobs", "run_benchmark"]
+__all__ = [
+    "BenchmarkConfig",
+    "DatasetConfig",
+    "ModelShape",
+    "RunResult",
+    "TrainSettings",
+    "WindowSpec",
+    "build_model",
+    "export_onnx",
+    "load_benchmark_config",
+    "mae",
+    "make_windows",
+    "plan_jobs",
+    "predict_module",
+    "resolve_model",
+    "run_benchmark",
+    "windows_for",
+]
 
 
 def load_benchmark_config(path: str | Path) -> BenchmarkConfig:

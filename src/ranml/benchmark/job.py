@@ -25,7 +25,7 @@ import numpy as np
 from ranml.benchmark.config import DatasetConfig, EnergyConfig, KpiConfig, ModelConfig, TrainConfig
 from ranml.benchmark.windows import WindowedData, make_grid_windows, make_windows
 from ranml.errors import DataError, RanmlError
-from ranml.telemetry.table import TelemetryTable
+from ranml.telemetry import TelemetryTable
 
 __all__ = ["RECORD_FIELDS", "JobSpec", "load_dataset", "run_job", "windows_for"]
 
@@ -106,9 +106,7 @@ def load_dataset(cfg: DatasetConfig) -> TelemetryTable:
 
 
 def _load(cfg: DatasetConfig) -> TelemetryTable:
-    from ranml.telemetry.loaders import load_table
-    from ranml.telemetry.milan import load_milan
-    from ranml.telemetry.synth import SynthSpec, generate
+    from ranml.telemetry import SynthSpec, generate, load_milan, load_table
 
     src = cfg.source
     if src.kind == "synth":

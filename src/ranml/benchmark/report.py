@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ranml._plots import svg
 from ranml.benchmark.config import BenchmarkConfig
 from ranml.benchmark.selection import pareto_front
+from ranml.plots import svg
 
 __all__ = ["render_report"]
 

@@ -23,7 +23,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ranml.config import RanmlModel
 from ranml.errors import DataError
-from ranml.telemetry.table import TelemetryTable
+from ranml.telemetry import TelemetryTable
 
 __all__ = [
     "Scaler",
@@ -340,7 +340,7 @@ def make_grid_windows(table: TelemetryTable, spec: WindowSpec) -> WindowedData:
     Positions without data are filled with the training mean (after scaling: 0); a global scaler
     fitted on the training period keeps the spatial structure intact.
     """
-    from ranml.telemetry.grid import build_grid
+    from ranml.telemetry import build_grid
 
     if spec.target not in table.kpis:
         raise DataError(f"windows: KPI {spec.target!r} is not in the data (have {table.kpis})")

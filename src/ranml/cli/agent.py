@@ -23,8 +23,8 @@ def simulate(config: Annotated[Path, typer.Argument(help="Simulation YAML (see e
     from rich.console import Console
     from rich.table import Table
 
-    from ranml.agent.simulate import load_sim_config, write_report
-    from ranml.agent.simulate import simulate as run
+    from ranml.agent import load_sim_config, write_report
+    from ranml.agent import simulate as run
 
     setup_logging(verbose)
     cfg = load_sim_config(config)

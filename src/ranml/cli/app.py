@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+import threading
+from typing import Any
+
 import typer
 
 from ranml.cli import (
@@ -47,9 +52,53 @@ def version() -> None:
     typer.echo(__version__)
 
 
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: an interrupted command stops and exits 130, every time.
+
+    Python delivers Ctrl-C as a ``KeyboardInterrupt`` in whatever the main thread runs at that
+    moment; when that is a finaliser (an object's ``__del__``, a weakref callback) the exception
+    is printed as "ignored" and lost, and the command would go on and exit 0. So a lost interrupt
+    is delivered again (``sys.unraisablehook`` sees it; a helper thread calls
+    ``_thread.interrupt_main`` a moment later, when the finaliser has returned), and a recorded
+    interrupt makes the exit status 130. Commands that
+    take SIGINT as a request to stop cleanly (``ranml xapp run``, ``rapp run``, ``dapp run``)
+    replace this handler while they run, and exit 0 after a clean stop.
+    """
+    import _thread
+
+    interrupted: list[int] = []
+
+    def on_sigint(signum: int, frame: object) -> None:
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    previous_hook = sys.unraisablehook
+
+    def on_unraisable(unraisable: Any) -> None:
+        previous_hook(unraisable)
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            again = threading.Timer(0.01, _thread.interrupt_main)  # outside the finaliser that swallowed it
+            again.daemon = True
+            again.start()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    sys.unraisablehook = on_unraisable
+    try:
+        app()
+    except SystemExit:
+        if interrupted:
+            raise SystemExit(INTERRUPTED_EXIT) from None
+        raise
+    except KeyboardInterrupt:
+        raise SystemExit(INTERRUPTED_EXIT) from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = previous_hook
+    if interrupted:
+        raise SystemExit(INTERRUPTED_EXIT)
 
 
 if __name__ == "__main__":

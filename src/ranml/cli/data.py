@@ -26,7 +26,7 @@ def synth(
     ] = None,
 ) -> None:
     """Generate synthetic cell telemetry with realistic statistics."""
-    from ranml.telemetry.synth import SynthSpec, generate
+    from ranml.telemetry import SynthSpec, generate
 
     table = generate(SynthSpec(cells=cells, days=days, step=step, seed=seed, holidays=tuple(holiday or ())))
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -41,7 +41,7 @@ def load_milan(
     out: Annotated[Path, typer.Option("--out", help="Parquet file to write.")],
 ) -> None:
     """Convert raw Telecom Italia Milan files into a tidy table (summed over country codes)."""
-    from ranml.telemetry.milan import load_milan as _load
+    from ranml.telemetry import load_milan as _load
 
     table = _load(raw_files)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -31,8 +31,7 @@ def run(scenario: Annotated[Path, typer.Argument(help="Scenario YAML (see exampl
         = 0.0,
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every E2 event.")] = False) -> None:
     """Run SCENARIO until its duration has been simulated or SIGTERM/SIGINT arrives."""
-    from ranml.e2sim import Simulator, load_scenario
-    from ranml.e2sim.scenario import seconds
+    from ranml.e2sim import Simulator, load_scenario, seconds
 
     setup_logging(verbose)
     spec = load_scenario(scenario)

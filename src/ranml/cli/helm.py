@@ -30,8 +30,7 @@ def render(chart: Annotated[str, typer.Option(help="Chart name, e.g. ranml-xapp.
            = None,
            charts: ChartsOpt = Path("helm")) -> None:
     """Render a chart with a site's values (the xApp descriptor built from the app)."""
-    from ranml.deploy.helm import render_release
-    from ranml.deploy.sites import load_site
+    from ranml.deploy import load_site, render_release
     from ranml.errors import DeployError
 
     s = load_site(_site_file(charts, site))
@@ -58,7 +57,7 @@ def check(charts: ChartsOpt = Path("helm"),
           sites: Annotated[Path | None, typer.Option(help="Site files folder (default: <charts>/sites).")] = None,
           json_out: Annotated[Path | None, typer.Option("--json", help="Write the report here.")] = None) -> None:
     """Render, lint and validate every chart for every site; exit 1 with the problems listed."""
-    from ranml.deploy.helm import KUBE_VERSION, check_all
+    from ranml.deploy import KUBE_VERSION, check_all
 
     report = check_all(charts, sites)
     if json_out is not None:
@@ -78,7 +77,7 @@ def check(charts: ChartsOpt = Path("helm"),
 @handle_errors
 def schema(charts: ChartsOpt = Path("helm")) -> None:
     """Regenerate every chart's values.schema.json from ranml.deploy.values."""
-    from ranml.deploy.helm import write_schemas
+    from ranml.deploy import write_schemas
 
     for path in write_schemas(charts):
         typer.echo(str(path))

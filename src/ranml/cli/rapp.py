@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -22,12 +21,17 @@ def run(ref: Annotated[str, typer.Argument(help="module:app, or energy-saving-pl
         http_port: Annotated[int, typer.Option(help="VES/PM/health HTTP port (0: pick one).")] = 8080,
         host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
         a1_url: Annotated[str | None, typer.Option(help="A1-P base URL of the A1 mediator.")] = None,
+        registry: Annotated[str | None, typer.Option(help="Registry of the model the app uses (ctx.model).")] = None,
+        model: Annotated[str | None, typer.Option(help="NAME, NAME@ALIAS or NAME@VERSION; its alias is followed.")]
+        = None,
         verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run an rApp until SIGTERM/SIGINT."""
     import yaml
 
     from ranml.errors import ConfigError
+    from ranml.host import run_until_signalled
     from ranml.rapp import RAppRunner, load_rapp
+    from ranml.serving import ModelRef, ServedModel, open_registry
 
     setup_logging(verbose)
     rapp = load_rapp(ref)
@@ -38,15 +42,14 @@ def run(ref: Annotated[str, typer.Argument(help="module:app, or energy-saving-pl
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"{config}: cannot read the rApp config: {exc}") from None
 
+    if bool(registry) != bool(model):
+        raise ConfigError("--registry and --model go together (the model the rApp follows)")
+    served = (ServedModel(open_registry(registry), ModelRef.parse(model), by=f"rapp:{rapp.name}")
+              if registry and model else None)
+    runner = RAppRunner(rapp, values, http_port=http_port, http_host=host, a1_url=a1_url, model=served)
+
     async def main() -> dict[str, object]:
-        runner = RAppRunner(rapp, values, http_port=http_port, http_host=host, a1_url=a1_url)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await runner.start()
-        typer.echo(json.dumps({"rapp": rapp.name, "http_port": runner.http_port}), err=True)
-        await stop.wait()
-        return await runner.stop()
+        return await run_until_signalled(runner.start, runner.stop, lambda _: typer.echo(
+            json.dumps({"rapp": rapp.name, "http_port": runner.http_port}), err=True))
 
     typer.echo(json.dumps(asyncio.run(main())))

@@ -73,7 +73,7 @@ def register(name: str, model_file: Annotated[Path, typer.Argument(help="The mod
     """Register a model file with its manifest as a new version."""
     from ranml.config import parse_mapping
     from ranml.errors import RegistryError
-    from ranml.serving.artefact import ModelManifest
+    from ranml.serving import ModelManifest
 
     try:
         raw = json.loads(manifest.read_text())

@@ -21,8 +21,7 @@ def echo(port: Annotated[int, typer.Option(help="Listen port.")] = 4560,
          name: Annotated[str | None, typer.Option(help="Name in src (default RMR_SRC_ID or host name).")] = None,
          count: Annotated[int, typer.Option(help="Exit after this many messages (0: run until SIGTERM).")] = 0) -> None:
     """Answer every message by return-to-sender with mtype+1 and the same payload."""
-    from ranml.protocols.rmr import RmrMessage
-    from ranml.protocols.rmr.endpoint import RmrEndpoint
+    from ranml.protocols.rmr import RmrEndpoint, RmrMessage
 
     setup_logging(False)
 
@@ -57,9 +56,7 @@ def send(mtype: Annotated[int, typer.Option(help="Message type.")],
     import numpy as np
 
     from ranml.errors import RanmlError
-    from ranml.protocols.rmr import RmrMessage
-    from ranml.protocols.rmr.endpoint import RmrEndpoint
-    from ranml.protocols.rmr.routes import seed_route_table
+    from ranml.protocols.rmr import RmrEndpoint, RmrMessage, seed_route_table
 
     setup_logging(False)
     try:

@@ -25,7 +25,7 @@ def serve(
     """Serve the registry's models over HTTP (predict, models, promote/rollback, health, metrics)."""
     import uvicorn
 
-    from ranml.serving.server import create_app
+    from ranml.serving import create_app
 
     setup_logging(False)
     app = create_app(registry, os.environ.get(token_env) or None, int(max_body_mb * 1024 * 1024), threads,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -55,11 +54,9 @@ def run(ref: Annotated[str, typer.Argument(help="module:app, or traffic-steering
     import logging
 
     from ranml.errors import ConfigError
-    from ranml.protocols.rmr.routes import seed_route_table
-    from ranml.xapp.loader import load_app
-    from ranml.xapp.logs import setup_mdc_logging
-    from ranml.xapp.runner import RunnerSettings, XAppRunner
-    from ranml.xapp.transport import RmrTransport, Transport
+    from ranml.host import run_until_signalled
+    from ranml.protocols.rmr import seed_route_table
+    from ranml.xapp import RmrTransport, RunnerSettings, Transport, XAppRunner, load_app, setup_mdc_logging
 
     if transport not in ("python", "librmr"):
         raise ConfigError(f"--transport {transport!r}: use python or librmr")
@@ -76,31 +73,15 @@ def run(ref: Annotated[str, typer.Argument(help="module:app, or traffic-steering
     async def main() -> dict[str, object]:
         rmr: Transport
         if transport == "librmr":
-            from ranml.xapp.osc_transport import OscRmrTransport
+            from ranml.xapp import OscRmrTransport
 
             rmr = OscRmrTransport(rmr_port, src_id=name)  # routes: RMR_SEED_RT / RMR_RTG_SVC, as OSC sets them
         else:
             rmr = RmrTransport(rmr_port, name=name)
             rmr.endpoint.routes = seed_route_table(rmr.endpoint.own_names)
         runner = XAppRunner(xapp, rmr, settings, values)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        starting = asyncio.create_task(runner.start())
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait([starting, stopping], return_when=asyncio.FIRST_COMPLETED)
-        if starting.done() and starting.exception() is None:
-            typer.echo(json.dumps({"xapp": xapp.name, "rmr": rmr.name,
-                                   "http_port": runner.http.port if runner.http else None}), err=True)
-            await stopping
-        elif starting.done():
-            stopping.cancel()
-            await runner.stop()
-            raise starting.exception()  # type: ignore[misc]
-        else:
-            starting.cancel()  # a signal during start-up: stop cleanly
-        return await runner.stop()
+        return await run_until_signalled(runner.start, runner.stop, lambda _: typer.echo(json.dumps(
+            {"xapp": xapp.name, "rmr": rmr.name, "http_port": runner.http.port if runner.http else None}), err=True))
 
     typer.echo(json.dumps(asyncio.run(main())))
 
@@ -114,8 +95,7 @@ def descriptor(ref: Annotated[str, typer.Argument(help="module:app, or a built-i
                ) -> None:
     """Emit the OSC config-file.json for an app (validated before it is written)."""
     from ranml.errors import ConfigError
-    from ranml.xapp.descriptor import build_descriptor, validate_descriptor
-    from ranml.xapp.loader import load_app
+    from ranml.xapp import build_descriptor, load_app, validate_descriptor
 
     xapp = load_app(ref)
     data = build_descriptor(xapp, image_registry=image_registry)
@@ -141,7 +121,7 @@ def validate(path: Annotated[Path, typer.Argument(help="A config-file.json.")],
                       "embedded-schema.json).")] = None,
              ) -> None:
     """Check a descriptor against the OSC schema: prints the problems (exit 1) or nothing (exit 0)."""
-    from ranml.xapp.descriptor import validate_descriptor
+    from ranml.xapp import validate_descriptor
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -165,7 +145,7 @@ def onboard(ref: Annotated[str, typer.Argument(help="module:app, or a built-in a
             image_tag: Annotated[str | None, typer.Option(help="Image tag (default: the app's version).")] = None,
             ) -> None:
     """Write what the OSC onboarding tool (dms_cli onboard) and the ranml-xapp chart need."""
-    from ranml.deploy.onboard import write_onboarding_bundle
+    from ranml.deploy import write_onboarding_bundle
 
     files = write_onboarding_bundle(ref, out, image_registry=image_registry, image_name=image_name,
                                     image_tag=image_tag)

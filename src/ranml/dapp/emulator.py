@@ -25,7 +25,7 @@ __all__ = ["EmulatorStats", "RanEmulator", "slot_load"]
 
 def slot_load(n_cells: int, slots: int, seed: int = 1, seconds_per_slot: float = 1.0) -> np.ndarray:
     """PRB usage ``[slots, n_cells]`` (0..1): the synthetic diurnal load plus slot-level noise."""
-    from ranml.telemetry.synth import generate
+    from ranml.telemetry import generate
 
     day = generate(cells=n_cells, days=1, step="1min", seed=seed).frame
     per_cell = day.pivot(index="timestamp", columns="cell_id", values="prb_util").to_numpy() / 100.0  # [1440, n]

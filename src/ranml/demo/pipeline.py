@@ -105,7 +105,7 @@ def _telemetry(s: DemoSettings, work: Path) -> Path:
 
     path = work / "telemetry.parquet"
     if s.data is not None:
-        from ranml.telemetry.loaders import load_table
+        from ranml.telemetry import load_table
 
         table = load_table(s.data, step="1min")
     else:
@@ -116,8 +116,7 @@ def _telemetry(s: DemoSettings, work: Path) -> Path:
 
 # -- 2. benchmark ---------------------------------------------------------------------------------
 def _benchmark(s: DemoSettings, telemetry: Path, work: Path, progress: Any) -> tuple[Path, DemoState]:
-    from ranml.benchmark import run_benchmark
-    from ranml.benchmark.config import BenchmarkConfig
+    from ranml.benchmark import BenchmarkConfig, run_benchmark
     from ranml.config import parse_mapping
 
     cfg = parse_mapping(BenchmarkConfig, {
@@ -166,8 +165,8 @@ def _scenario_text(s: DemoSettings) -> str:
 
 def _windows(frame: Any) -> Any:
     """Training windows from a telemetry frame (the benchmark's window spec, more windows)."""
-    from ranml.benchmark.windows import WindowSpec, make_windows
-    from ranml.telemetry.table import TelemetryTable
+    from ranml.benchmark import WindowSpec, make_windows
+    from ranml.telemetry import TelemetryTable
 
     table = TelemetryTable.from_frame(frame, "1min")
     spec = WindowSpec.model_validate({"input_steps": 12, "horizon": 4, "target": "prb_util",
@@ -178,7 +177,7 @@ def _windows(frame: Any) -> Any:
 
 def _train_variant(data: Any, model: str, epochs: int, degrade: bool, seed: int) -> Any:
     """The chosen model trained on ``data`` (the site's history), or on corrupted targets (degraded)."""
-    from ranml.benchmark.models import ModelShape, TrainSettings, build_model
+    from ranml.benchmark import ModelShape, TrainSettings, build_model
     from ranml.export import ExportGates, export_model
 
     y_train = data.y["train"]
@@ -193,8 +192,8 @@ def _train_variant(data: Any, model: str, epochs: int, degrade: bool, seed: int)
 
 def _held_out_mae(files: dict[str, bytes], manifest: Any, data: Any) -> float:
     """MAE (target units) of an exported model on the test windows of ``data``, through the serving runtime."""
-    from ranml.benchmark.metrics import mae
-    from ranml.serving.runtime import Predictor
+    from ranml.benchmark import mae
+    from ranml.serving import Predictor
 
     cells = data.cell["test"]
     x = data.x["test"].copy()
@@ -209,8 +208,7 @@ def _register(s: DemoSettings, run_dir: Path, state: DemoState, work: Path, prog
     import pandas as pd
     import yaml
 
-    from ranml.e2sim.history import record_history
-    from ranml.e2sim.scenario import Scenario
+    from ranml.e2sim import Scenario, record_history
     from ranml.export import export_from_run
     from ranml.serving import open_registry
 

@@ -64,7 +64,7 @@ def build_summary(settings: Any, state: Any) -> dict[str, Any]:
 
 
 def _svg(fig: Any) -> str:
-    from ranml._plots import svg
+    from ranml.plots import svg
 
     return svg(fig)
 

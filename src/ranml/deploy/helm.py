@@ -115,8 +115,7 @@ def _xapp_values(chart: Any, values: dict[str, Any], where: str) -> dict[str, An
     """Fill ``descriptor`` from the app itself and check ``config`` against the app's settings."""
     from pydantic import ValidationError
 
-    from ranml.xapp.descriptor import build_descriptor
-    from ranml.xapp.loader import load_app
+    from ranml.xapp import build_descriptor, load_app
 
     merged = chart.merge_values(values)
     app = load_app(str(merged["app"]))
@@ -198,7 +197,7 @@ def _pod_problems(where: str, doc: dict[str, Any]) -> list[str]:
 
 
 def _descriptor_problems(where: str, doc: dict[str, Any]) -> list[str]:
-    from ranml.xapp.descriptor import validate_descriptor
+    from ranml.xapp import validate_descriptor
 
     text = (doc.get("data") or {}).get("config-file.json")
     if text is None:

@@ -44,8 +44,7 @@ def write_onboarding_bundle(ref: str, out: Path, image_registry: str = "nexus3.o
     Returns the files written by role. Raises :class:`~ranml.errors.ConfigError` when the
     descriptor does not validate against the OSC schema (nothing is written then).
     """
-    from ranml.xapp.descriptor import build_descriptor, validate_descriptor
-    from ranml.xapp.loader import load_app
+    from ranml.xapp import build_descriptor, load_app, validate_descriptor
 
     app = load_app(ref)
     tag = image_tag or app.version

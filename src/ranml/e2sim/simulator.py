@@ -27,12 +27,18 @@ from ranml.e2sim.layout import auto_neighbours, build_layout, build_network
 from ranml.e2sim.network import Network
 from ranml.e2sim.node import E2Node
 from ranml.e2sim.scenario import Scenario, seconds
-from ranml.host.http import TinyHttpServer
+from ranml.host import TinyHttpServer
 from ranml.protocols import e2ap
 from ranml.protocols.e2sm import enumerated_ue_id, plmn_from_text
-from ranml.protocols.rmr import MTYPES, RmrMessage
-from ranml.protocols.rmr.endpoint import RmrEndpoint, RmrSendError
-from ranml.protocols.rmr.routes import RouteTable, parse_route_table, seed_route_table
+from ranml.protocols.rmr import (
+    MTYPES,
+    RmrEndpoint,
+    RmrMessage,
+    RmrSendError,
+    RouteTable,
+    parse_route_table,
+    seed_route_table,
+)
 
 __all__ = ["Simulator", "auto_neighbours"]
 

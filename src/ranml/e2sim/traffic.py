@@ -51,13 +51,13 @@ def build_trace(scenario: Scenario, cells: list[CellSpec]) -> TrafficTrace:
     """The offered-load trace for ``cells`` (in the order given) as the scenario describes it."""
     spec = scenario.traffic
     if spec.source == "synth":
-        from ranml.telemetry.synth import SynthSpec, generate
+        from ranml.telemetry import SynthSpec, generate
 
         table = generate(SynthSpec(cells=len(cells), days=spec.days, step=spec.step, seed=spec.seed,
                                    start=str(pd.Timestamp(scenario.start).normalize().date()),
                                    missing_rate=0.0, kpis=("traffic",)))
     else:
-        from ranml.telemetry.loaders import load_table
+        from ranml.telemetry import load_table
 
         assert spec.path is not None  # checked by TrafficSpec
         table = load_table(spec.path, step=spec.step, sort=True)

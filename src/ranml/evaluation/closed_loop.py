@@ -162,13 +162,32 @@ def run_policy(scenario: Path, app: str, policy: str, workdir: Path, *, speed: f
                settings: dict[str, Any] | None = None, timeout_s: float = 1800.0,
                xapp_args: tuple[str, ...] = ()) -> dict[str, Any]:
     """Run one policy; returns the result row (see :data:`POLICIES`)."""
-    config = {"policy": policy, **(settings or {})}
+    config = {**_policy_setting(app, policy), **(settings or {})}
     if model:
         name, _, version = model.partition("@")
         config.update({"model": name, "model_alias": version or "champion", "registry": registry})
     result = run_session(scenario, [AppRun(app, config, xapp_args)], workdir, tag=policy, speed=speed,
                          duration=duration, timeout_s=timeout_s)
     return policy_row(policy, app, result["truth"], result["apps"][app]["counters"])
+
+
+def _policy_setting(app: str, policy: str) -> dict[str, Any]:
+    """``{"policy": policy}`` for an app whose settings have a ``policy`` field; ``{}`` for ``none`` otherwise.
+
+    Raises
+    ------
+    RanmlError
+        The app has no ``policy`` setting, so it cannot be told to act otherwise than it does.
+    """
+    from ranml.xapp import load_app
+
+    xapp = load_app(app)
+    if xapp.config is not None and "policy" in xapp.config.model_fields:
+        return {"policy": policy}
+    if policy == "none":
+        return {}  # the app as it is: its own behaviour is the one measured
+    raise RanmlError(f"{app} has no 'policy' setting: it can only be evaluated as it is (--policy none), "
+                     f"not as {policy!r}; give its settings a policy field to compare policies")
 
 
 def policy_row(policy: str, app: str, truth: dict[str, Any], counters: dict[str, Any]) -> dict[str, Any]:

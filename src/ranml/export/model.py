@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ranml.errors import ExportError, ModelError, RanmlError
-from ranml.serving.artefact import FORMATS, Lineage, ModelManifest, Parity, RuntimeChoice, ScalerSpec
+from ranml.serving import FORMATS, Lineage, ModelManifest, Parity, RuntimeChoice, ScalerSpec
 
 __all__ = ["ExportGates", "ExportResult", "export_from_run", "export_model"]
 
@@ -173,8 +173,7 @@ def export_model(
     ExportError
         The model is untrained, the exporter or the checker fails, or a parity gate does not pass.
     """
-    from ranml.benchmark.onnx_export import export_onnx
-    from ranml.benchmark.train import predict_module
+    from ranml.benchmark import export_onnx, predict_module
 
     if fmt not in (*FORMATS, "onnx-auto"):
         raise ExportError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)} or onnx-auto")
@@ -326,9 +325,7 @@ def export_from_run(run_dir: str | Path, model: str, fmt: str = "onnx", dataset:
     The job is picked by model name (and dataset/horizon when the run has several); its checkpoint
     is loaded and the held-out windows are rebuilt from the job's recorded data config.
     """
-    from ranml.benchmark.config import DatasetConfig
-    from ranml.benchmark.job import windows_for
-    from ranml.benchmark.models import resolve_model
+    from ranml.benchmark import DatasetConfig, resolve_model, windows_for
 
     run = Path(run_dir)
     try:

@@ -2,13 +2,25 @@
 
 The small HTTP server of their health, status and metrics endpoints (bound where the runtime's
 settings say), running until SIGTERM/SIGINT whenever the signal lands, cancelling background tasks,
-and loading an app from a ``module:attribute`` reference.
+loading an app from a ``module:attribute`` reference, and the typed state its lifespan yields.
 """
 
+from ranml.host.app_state import ConfigT, HoldsAppState, StateT
 from ranml.host.http import Handler, Text, ThreadedHttpServer, TinyHttpServer
 from ranml.host.refs import load_object
 from ranml.host.signals import run_until_signalled, stop_on_signals
 from ranml.host.tasks import cancel_and_wait
 
-__all__ = ["Handler", "Text", "ThreadedHttpServer", "TinyHttpServer", "cancel_and_wait", "load_object",
-           "run_until_signalled", "stop_on_signals"]
+__all__ = [
+    "ConfigT",
+    "Handler",
+    "HoldsAppState",
+    "StateT",
+    "Text",
+    "ThreadedHttpServer",
+    "TinyHttpServer",
+    "cancel_and_wait",
+    "load_object",
+    "run_until_signalled",
+    "stop_on_signals",
+]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ranml.errors import RanmlError
-from ranml.protocols import e2ap_fast
+from ranml.protocols.e2ap_fast import Unsupported, decode_indication, encode_indication
 
 __all__ = [
     "NODE_TYPES",
@@ -512,10 +512,10 @@ def encode(message: Message) -> bytes:
     """
     if isinstance(message, Indication) and message.raw is None:
         try:
-            return e2ap_fast.encode_indication(message.requestor_id, message.instance_id, message.ran_function_id,
+            return encode_indication(message.requestor_id, message.instance_id, message.ran_function_id,
                                                message.action_id, message.sn, message.indication_type,
                                                message.header, message.message)
-        except e2ap_fast.Unsupported:
+        except Unsupported:
             pass
     return encode_reference(message)
 
@@ -554,9 +554,9 @@ def decode(data: bytes) -> Message:
     """
     if data[:2] == b"\x00\x05":
         try:
-            req, inst, fn, action, sn, kind, header, message = e2ap_fast.decode_indication(bytes(data))
+            req, inst, fn, action, sn, kind, header, message = decode_indication(bytes(data))
             return Indication(req, inst, fn, action, header, message, sn, kind)
-        except e2ap_fast.Unsupported:
+        except Unsupported:
             pass
     return decode_reference(data)
 

@@ -21,63 +21,80 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, cast
 
-from pydantic import BaseModel
-
+from ranml.config import AppSettings
 from ranml.errors import ConfigError
 from ranml.protocols.a1policies import PolicyType
-
-if TYPE_CHECKING:
-    from ranml.rapp.context import RAppContext
+from ranml.rapp.context import ConfigT, RAppContext, StateT
 
 __all__ = ["RApp", "load_rapp"]
 
 log = logging.getLogger("ranml.rapp")
 
-TelemetryHandler = Callable[["RAppContext", int], Awaitable[None]]
-TimerHandler = Callable[["RAppContext"], Awaitable[None]]
-Lifespan = Callable[["RAppContext"], AbstractAsyncContextManager[None]]
-LifespanFn = Callable[["RAppContext"], AsyncIterator[None]]
+TelemetryHandler = Callable[[RAppContext[ConfigT, StateT], int], Awaitable[None]]
+TimerHandler = Callable[[RAppContext[ConfigT, StateT]], Awaitable[None]]
+Lifespan = Callable[[RAppContext[ConfigT, Any]], AbstractAsyncContextManager[StateT]]
+LifespanFn = Callable[[RAppContext[ConfigT, Any]], AsyncIterator[StateT]]
 
 BUILTIN = {"energy-saving-planner": "ranml.rapp.apps.energy_saving_planner:app"}
 
 
 @dataclass
-class RApp:
-    """An rApp: name, version, settings model and handlers. Construction does no work."""
+class RApp(Generic[ConfigT, StateT]):
+    """An rApp: name, version, settings model and handlers. Construction does no work.
+
+    ``RApp[Settings, State]``: handlers get an ``RAppContext[Settings, State]``.
+    """
 
     name: str
     version: str = "1.0.0"
-    config: type[BaseModel] | None = None
+    config: type[ConfigT] | None = None
     telemetry_step: str = "15min"
     description: str = ""
-    telemetry_handlers: list[TelemetryHandler] = field(default_factory=list)
-    timers: list[tuple[float, TimerHandler]] = field(default_factory=list)
-    lifespans: list[Lifespan] = field(default_factory=list)
+    telemetry_handler: TelemetryHandler[ConfigT, StateT] | None = None
+    timers: list[tuple[float, TimerHandler[ConfigT, StateT]]] = field(default_factory=list)
+    lifespan_context: Lifespan[ConfigT, StateT] | None = None
     policies: dict[int, PolicyType] = field(default_factory=dict)
 
-    def on_telemetry(self, fn: TelemetryHandler) -> TelemetryHandler:
-        """Register ``handler(ctx, rows_added)``, called after each ingest."""
-        self.telemetry_handlers.append(fn)
+    def __post_init__(self) -> None:
+        if self.config is not None and not (isinstance(self.config, type) and issubclass(self.config, AppSettings)):
+            raise ConfigError(f"{self.name}: config must be a ranml.config.AppSettings subclass (unknown keys are "
+                              f"refused), not {self.config!r}")
+
+    def _once(self, what: str, current: object) -> None:
+        if current is not None:
+            raise ConfigError(f"{self.name}: {what} is already registered ({getattr(current, '__name__', current)}); "
+                              f"an app has one, do both in it")
+
+    def on_telemetry(self, fn: TelemetryHandler[ConfigT, StateT]) -> TelemetryHandler[ConfigT, StateT]:
+        """Register ``handler(ctx, rows_added)``, called after each ingest (one per app)."""
+        self._once("a telemetry handler", self.telemetry_handler)
+        self.telemetry_handler = fn
         return fn
 
-    def every(self, seconds: float) -> Callable[[TimerHandler], TimerHandler]:
-        """Register ``handler(ctx)`` to run every ``seconds`` (wall clock)."""
+    def every(self, seconds: float) -> Callable[[TimerHandler[ConfigT, StateT]], TimerHandler[ConfigT, StateT]]:
+        """Register ``handler(ctx)`` to run every ``seconds`` (wall clock); a function is registered once."""
         if seconds <= 0:
             raise ConfigError(f"{self.name}: every() needs a positive period, got {seconds}")
 
-        def register(fn: TimerHandler) -> TimerHandler:
+        def register(fn: TimerHandler[ConfigT, StateT]) -> TimerHandler[ConfigT, StateT]:
+            if any(f is fn for _, f in self.timers):
+                raise ConfigError(f"{self.name}: timer {fn.__name__} is already registered")
             self.timers.append((float(seconds), fn))
             return fn
 
         return register
 
-    def lifespan(self, fn: LifespanFn) -> LifespanFn:
-        """Register an async generator: before ``yield`` at start, after it at shutdown."""
+    def lifespan(self, fn: LifespanFn[ConfigT, StateT]) -> LifespanFn[ConfigT, StateT]:
+        """Register the async generator (one per app): before ``yield`` at start, after it at shutdown.
+
+        What it yields is the app's state for the run: ``ctx.app_state`` in every handler.
+        """
         from contextlib import asynccontextmanager
 
-        self.lifespans.append(asynccontextmanager(fn))
+        self._once("a lifespan", self.lifespan_context)
+        self.lifespan_context = asynccontextmanager(fn)
         return fn
 
     def produces_policy(self, policy_type: PolicyType) -> None:
@@ -88,17 +105,16 @@ class RApp:
         """The settings' defaults."""
         return {} if self.config is None else self.config().model_dump(mode="json")
 
-    def load_config(self, values: dict[str, Any] | None) -> Any:
-        """Validate ``values`` into the settings model (errors name the field)."""
-        if self.config is None:
-            return dict(values or {})
+    def load_config(self, values: dict[str, Any] | None) -> ConfigT:
+        """Validate ``values`` into the settings model (errors name the field; an app without one takes none)."""
         from ranml.config import parse_mapping
 
-        return parse_mapping(self.config, values or {}, source=f"{self.name} config")  # type: ignore[type-var]
+        model = cast("type[ConfigT]", self.config if self.config is not None else AppSettings)
+        return parse_mapping(model, values or {}, source=f"{self.name} config")
 
 
-def load_rapp(ref: str) -> RApp:
+def load_rapp(ref: str) -> RApp[Any, Any]:
     """Import ``module:attribute`` (or a built-in rApp name) and check it is an :class:`RApp`."""
-    from ranml.host.refs import load_object
+    from ranml.host import load_object
 
     return load_object(ref, BUILTIN, RApp, "rApp", "ranml.rapp.RApp")

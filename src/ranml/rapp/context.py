@@ -1,18 +1,25 @@
-"""What rApp handlers get: the app, its validated config, the telemetry store, the A1 client, a logger."""
+"""What rApp handlers get: the app, typed config and state, the telemetry store, the A1 client, a model, a logger.
+
+``RAppContext[ConfigT, StateT]``: ``ctx.config`` is the validated settings, ``ctx.app_state`` what
+the lifespan yielded, ``ctx.model`` the registry model the runner follows (or ``None``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol
 
 from ranml.errors import PolicyError
+from ranml.host import ConfigT, HoldsAppState, StateT
 from ranml.protocols.a1policies import PolicyType
 from ranml.rapp.a1client import A1Client
 from ranml.rapp.telemetry import TelemetryStore
+from ranml.serving import ServedModel
 
-__all__ = ["AppInfo", "RAppContext"]
+__all__ = ["AppInfo", "ConfigT", "RAppContext", "StateT"]
+
 
 
 class AppInfo(Protocol):
@@ -28,15 +35,15 @@ class AppInfo(Protocol):
 
 
 @dataclass
-class RAppContext:
+class RAppContext(HoldsAppState[StateT], Generic[ConfigT, StateT]):
     """Handed to every handler."""
 
     app: AppInfo
-    config: Any
+    config: ConfigT
     telemetry: TelemetryStore
     a1: A1Client | None
     log: logging.Logger
-    scratch: dict[str, Any] = field(default_factory=dict)
+    model: ServedModel | None = None
     counters: dict[str, int] = field(default_factory=lambda: {"policies_put": 0, "policy_errors": 0})
     written: dict[str, dict[str, Any]] = field(default_factory=dict)  # "type/id" -> last payload
 

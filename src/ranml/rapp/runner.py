@@ -1,4 +1,4 @@
-"""The rApp runner: the O1 HTTP endpoints, A1 client, timers and lifespans around an :class:`RApp`.
+"""The rApp runner: the O1 HTTP endpoints, A1 client, timers, the lifespan and a followed model around an :class:`RApp`.
 
 HTTP (one port):
 
@@ -19,12 +19,12 @@ import logging
 from typing import Any
 
 from ranml.errors import DataError, PolicyError, RanmlError
-from ranml.host.http import Text, TinyHttpServer
-from ranml.host.tasks import cancel_and_wait
+from ranml.host import Text, TinyHttpServer, cancel_and_wait
 from ranml.rapp.a1client import A1Client
 from ranml.rapp.app import RApp
 from ranml.rapp.context import RAppContext
 from ranml.rapp.telemetry import TelemetryStore, pm_file_rows, ves_rows
+from ranml.serving import ServedModel
 
 __all__ = ["RAppRunner"]
 
@@ -34,11 +34,12 @@ log = logging.getLogger("ranml.rapp.runner")
 class RAppRunner:
     """Run ``app`` with its HTTP endpoints; :meth:`start`, then :meth:`stop`."""
 
-    def __init__(self, app: RApp, config_values: dict[str, Any] | None = None, http_port: int | None = 8080,
-                 http_host: str = "127.0.0.1", a1_url: str | None = None) -> None:
+    def __init__(self, app: RApp[Any, Any], config_values: dict[str, Any] | None = None, http_port: int | None = 8080,
+                 http_host: str = "127.0.0.1", a1_url: str | None = None, model: ServedModel | None = None) -> None:
         self.app, self.config_values = app, config_values
         self.http_port, self.http_host, self.a1_url = http_port, http_host, a1_url
-        self.ctx: RAppContext | None = None
+        self.model = model
+        self.ctx: RAppContext[Any, Any] | None = None
         self.http: TinyHttpServer | None = None
         self.ready = False
         self.counters = {"ves_events": 0, "pm_files": 0, "rows": 0, "rejected": 0, "handler_errors": 0}
@@ -46,12 +47,15 @@ class RAppRunner:
         self._lifespans = contextlib.AsyncExitStack()
         self._handling = asyncio.Lock()
 
-    async def start(self) -> RAppContext:
-        """Validate the config, open HTTP, create the policy types on A1, enter lifespans, start timers."""
+    async def start(self) -> RAppContext[Any, Any]:
+        """Validate the config, start the model, open HTTP, create the A1 policy types, enter the lifespan, timers."""
         app = self.app
+        config = app.load_config(self.config_values)
         a1 = A1Client(self.a1_url) if self.a1_url else None
-        self.ctx = RAppContext(app, app.load_config(self.config_values), TelemetryStore(app.telemetry_step), a1,
-                               logging.getLogger(f"ranml.rapp.{app.name}"))
+        if self.model is not None:
+            await asyncio.to_thread(self.model.start)  # loads and follows the alias off the event loop
+        self.ctx = RAppContext(app, config, TelemetryStore(app.telemetry_step), a1,
+                               logging.getLogger(f"ranml.rapp.{app.name}"), self.model)
         if self.http_port is not None:
             self.http = TinyHttpServer(self._http, self.http_port, self.http_host)
             self.http_port = await self.http.start()
@@ -63,8 +67,10 @@ class RAppRunner:
                     log.warning("cannot create A1 policy type %d: %s", policy_type.policy_type_id, exc)
                     continue
                 log.info("A1 policy type %d %s", policy_type.policy_type_id, "created" if created else "exists")
-        for lifespan in app.lifespans:
-            await self._lifespans.enter_async_context(lifespan(self.ctx))
+        if app.lifespan_context is not None:
+            self.ctx.set_app_state(await self._lifespans.enter_async_context(app.lifespan_context(self.ctx)))
+        else:
+            self.ctx.set_app_state(None)
         for period, fn in app.timers:
             self._tasks.append(asyncio.create_task(self._timer(period, fn), name=f"rapp-timer-{fn.__name__}"))
         self.ready = True
@@ -77,14 +83,19 @@ class RAppRunner:
         await self._lifespans.aclose()
         if self.http is not None:
             await self.http.close()
+        if self.model is not None:
+            self.model.close()
         return self.status()
 
     def status(self) -> dict[str, Any]:
         """Counters, telemetry size, policies written."""
         ctx = self.ctx
-        return {"app": self.app.name, "ready": self.ready, **self.counters,
-                "telemetry_rows": len(ctx.telemetry) if ctx else 0,
-                **(ctx.counters if ctx else {}), "policies": sorted(ctx.written) if ctx else []}
+        out = {"app": self.app.name, "ready": self.ready, **self.counters,
+               "telemetry_rows": len(ctx.telemetry) if ctx else 0,
+               **(ctx.counters if ctx else {}), "policies": sorted(ctx.written) if ctx else []}
+        if self.model is not None and ctx is not None:
+            out["model"] = self.model.status()
+        return out
 
     async def _timer(self, period: float, fn: Any) -> None:
         assert self.ctx is not None
@@ -102,7 +113,8 @@ class RAppRunner:
         added = self.ctx.telemetry.add(rows)
         self.counters["rows"] += added
         async with self._handling:
-            for fn in self.app.telemetry_handlers:
+            fn = self.app.telemetry_handler
+            if fn is not None:
                 try:
                     await fn(self.ctx, added)
                 except RanmlError as exc:

@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from ranml.errors import DataError
-from ranml.telemetry.table import CELL, TIME, TelemetryTable
+from ranml.telemetry import CELL, TIME, TelemetryTable
 
 __all__ = ["TelemetryStore", "pm_file_rows", "ves_rows"]
 

@@ -117,6 +117,16 @@ class CanaryController(Generic[SourceT]):
         self.scorer = OnlineScorer(m.horizon, float(m.step_seconds))
         self.events: list[Decision] = []
 
+    def start_canary(self, challenger: SourceT | None) -> None:
+        """Compare against ``challenger`` from now on (``None``: serve the champion alone).
+
+        Scoring starts afresh, so the comparison covers this canary's own period: the champion's
+        forecasts from before it (on every cell) would otherwise weigh in unpaired.
+        """
+        self.challenger = challenger
+        m = self.champion.manifest
+        self.scorer = OnlineScorer(m.horizon, float(m.step_seconds))
+
     def predict(self, cells: Sequence[str], windows: np.ndarray, issued_at: float,
                 deadline_s: float | None = None) -> np.ndarray:
         """Forecasts for every row (original units), routed and recorded for scoring."""

@@ -269,27 +269,31 @@ class ServedModel:
         return self.controller.challenger
 
     def _moved(self, champion_ref: str, challenger_ref: str | None) -> None:
-        """The aliases point at ``champion_ref`` / ``challenger_ref``: bring the served versions there."""
+        """The aliases point at ``champion_ref`` / ``challenger_ref``: bring the served versions there.
+
+        As a changed pair of versions is a new comparison, the serving thread then restarts the
+        canary's scoring (:meth:`~ranml.serving.canary.CanaryController.start_canary`).
+        """
         champion, challenger = self.champion, self.challenger
         pending = self._next_challenger
-        current_challenger = (pending[0] if pending is not None else challenger)
-        current_challenger_version = current_challenger.version if current_challenger is not None else None
-        if (champion_ref, challenger_ref) == (champion.version, current_challenger_version):
+        current = pending[0] if pending is not None else challenger
+        current_version = current.version if current is not None else None
+        if (champion_ref, challenger_ref) == (champion.version, current_version):
             return
         if champion_ref != champion.version:
-            reuse = current_challenger.active if current_challenger is not None and \
-                current_challenger.version == champion_ref else None
+            reuse = current.active if current is not None and current.version == champion_ref else None
             try:
                 self.replace_champion(reuse if reuse is not None else self._predictor(champion_ref), wait=True)
             except RanmlError as exc:
                 self._failed(champion_ref, challenger_ref, exc)
                 return
-        if challenger_ref != current_challenger_version:
-            slot = self._challenger_slot(challenger_ref) if challenger_ref is not None else None
-            if challenger_ref is not None and slot is None:
+        slot = current if challenger_ref == current_version else None
+        if challenger_ref is not None and slot is None:
+            slot = self._challenger_slot(challenger_ref)
+            if slot is None:
                 return
-            with self._lock:
-                self._next_challenger = (slot,)
+        with self._lock:
+            self._next_challenger = (slot,)
         self.swaps.append(SwapRecord(champion_ref, challenger_ref, True, "", time.time()))
         log.info("model %s: champion %s, challenger %s", self.model.name, champion_ref, challenger_ref)
 
@@ -326,8 +330,9 @@ class ServedModel:
         controller = self.controller
         if self._next_challenger is not None:
             with self._lock:
-                (controller.challenger,) = self._next_challenger
+                (challenger,) = self._next_challenger
                 self._next_challenger = None
+            controller.start_canary(challenger)
         return controller
 
     @property

@@ -19,26 +19,24 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, cast
 
-from pydantic import BaseModel
-
+from ranml.config import AppSettings
 from ranml.errors import ConfigError
 from ranml.protocols.e2sm import NrCgi
 from ranml.protocols.rmr import MTYPES, RmrMessage
-
-if TYPE_CHECKING:
-    from ranml.xapp.a1 import PolicyRequest
-    from ranml.xapp.context import Context
+from ranml.xapp.a1 import PolicyRequest, parse_policy_request, policy_response
+from ranml.xapp.context import ConfigT, Context, StateT
 
 __all__ = ["CellReport", "KpmRequest", "XApp"]
 
 log = logging.getLogger("ranml.xapp")
 
-MessageHandler = Callable[["Context", RmrMessage], Awaitable[None]]
-PolicyHandler = Callable[["Context", "PolicyRequest"], Awaitable[None]]
-ReportHandler = Callable[["Context", "CellReport"], Awaitable[None]]
-Lifespan = Callable[["Context"], AbstractAsyncContextManager[None]]
+MessageHandler = Callable[[Context[ConfigT, StateT], RmrMessage], Awaitable[None]]
+PolicyHandler = Callable[[Context[ConfigT, StateT], PolicyRequest], Awaitable[None]]
+ReportHandler = Callable[[Context[ConfigT, StateT], "CellReport"], Awaitable[None]]
+LifespanFn = Callable[[Context[ConfigT, Any]], AsyncIterator[StateT]]
+Lifespan = Callable[[Context[ConfigT, Any]], AbstractAsyncContextManager[StateT]]
 
 
 @dataclass(frozen=True)
@@ -81,40 +79,53 @@ class CellReport:
 
 
 @dataclass
-class XApp:
+class XApp(Generic[ConfigT, StateT]):
     """An xApp definition (handlers, subscriptions, config model); cheap to construct.
+
+    ``XApp[Settings, State]``: handlers get a ``Context[Settings, State]`` whose ``config`` is the
+    validated ``Settings`` and whose ``app_state`` is the ``State`` the lifespan yielded.
 
     Parameters
     ----------
     name, version
         As in the OSC descriptor (``version`` is semantic).
     config
-        A pydantic model of the app's settings; its defaults and JSON schema become the
-        descriptor's ``controls`` and its schema.
+        The app's settings, an :class:`~ranml.config.AppSettings` subclass (unknown keys are
+        refused); its defaults and JSON schema become the descriptor's ``controls`` and schema.
     requestor_id
         The RIC requestor id used in E2 subscriptions and controls.
     """
 
     name: str
     version: str = "1.0.0"
-    config: type[BaseModel] | None = None
+    config: type[ConfigT] | None = None
     requestor_id: int = 1001
     description: str = ""
-    handlers: dict[int, MessageHandler] = field(default_factory=dict)
-    report_handlers: list[ReportHandler] = field(default_factory=list)
-    lifespans: list[Lifespan] = field(default_factory=list)
+    handlers: dict[int, MessageHandler[ConfigT, StateT]] = field(default_factory=dict)
+    report_handler: ReportHandler[ConfigT, StateT] | None = None
+    lifespan_context: Lifespan[ConfigT, StateT] | None = None
     kpm: list[KpmRequest] = field(default_factory=list)
     policy_types: set[int] = field(default_factory=set)
-    policy_handlers: dict[int, PolicyHandler] = field(default_factory=dict)
+    policy_handlers: dict[int, PolicyHandler[ConfigT, StateT]] = field(default_factory=dict)
     sends: set[int] = field(default_factory=set)
-    default_handler: MessageHandler | None = None
+    default_handler: MessageHandler[ConfigT, StateT] | None = None
+
+    def __post_init__(self) -> None:
+        if self.config is not None and not (isinstance(self.config, type) and issubclass(self.config, AppSettings)):
+            raise ConfigError(f"{self.name}: config must be a ranml.config.AppSettings subclass (unknown keys are "
+                              f"refused), not {self.config!r}")
+
+    def _once(self, what: str, current: object, fn: object) -> None:
+        if current is not None:
+            raise ConfigError(f"{self.name}: {what} is already registered ({getattr(current, '__name__', current)}); "
+                              f"an app has one, do both in it")
 
     # -- registration -----------------------------------------------------------------------
-    def on(self, mtype: int | str) -> Callable[[MessageHandler], MessageHandler]:
+    def on(self, mtype: int | str) -> Callable[[MessageHandler[ConfigT, StateT]], MessageHandler[ConfigT, StateT]]:
         """Register ``handler(ctx, msg)`` for an RMR message type (number or RIC name)."""
         number = MTYPES[mtype] if isinstance(mtype, str) else int(mtype)
 
-        def register(fn: MessageHandler) -> MessageHandler:
+        def register(fn: MessageHandler[ConfigT, StateT]) -> MessageHandler[ConfigT, StateT]:
             if number in self.handlers:
                 raise ConfigError(f"{self.name}: a handler for message type {number} is already registered")
             self.handlers[number] = fn
@@ -122,21 +133,27 @@ class XApp:
 
         return register
 
-    def on_default(self, fn: MessageHandler) -> MessageHandler:
-        """Register the handler for message types nobody else handles."""
+    def on_default(self, fn: MessageHandler[ConfigT, StateT]) -> MessageHandler[ConfigT, StateT]:
+        """Register the handler for message types nobody else handles (one per app)."""
+        self._once("a default handler", self.default_handler, fn)
         self.default_handler = fn
         return fn
 
-    def on_report(self, fn: ReportHandler) -> ReportHandler:
-        """Register ``handler(ctx, report)`` for decoded KPM reports (one call per cell)."""
-        self.report_handlers.append(fn)
+    def on_report(self, fn: ReportHandler[ConfigT, StateT]) -> ReportHandler[ConfigT, StateT]:
+        """Register ``handler(ctx, report)`` for decoded KPM reports (one call per cell; one per app)."""
+        self._once("a report handler", self.report_handler, fn)
+        self.report_handler = fn
         return fn
 
-    def lifespan(self, fn: Callable[[Context], AsyncIterator[None]]) -> Callable[[Context], AsyncIterator[None]]:
-        """Register an async generator: code before ``yield`` runs at start, after it at shutdown."""
+    def lifespan(self, fn: LifespanFn[ConfigT, StateT]) -> LifespanFn[ConfigT, StateT]:
+        """Register the app's async generator: before ``yield`` at start, after it at shutdown (one per app).
+
+        What it yields is the app's state for the run: ``ctx.app_state`` in every handler.
+        """
         from contextlib import asynccontextmanager
 
-        self.lifespans.append(asynccontextmanager(fn))
+        self._once("a lifespan", self.lifespan_context, fn)
+        self.lifespan_context = asynccontextmanager(fn)
         return fn
 
     def subscribe_kpm(self, measurements: tuple[str, ...] | list[str], period_ms: int,
@@ -152,7 +169,7 @@ class XApp:
         """Declare an A1 policy type the app consumes (descriptor ``policies``)."""
         self.policy_types.add(policy_type)
 
-    def on_policy(self, policy_type: int) -> Callable[[PolicyHandler], PolicyHandler]:
+    def on_policy(self, policy_type: int) -> Callable[[PolicyHandler[ConfigT, StateT]], PolicyHandler[ConfigT, StateT]]:
         """Register ``handler(ctx, request)`` for A1 policy operations of ``policy_type``.
 
         The SDK decodes the mediator's request, keeps the instances in ``ctx.policies`` (and
@@ -162,13 +179,13 @@ class XApp:
         """
         a1_req = MTYPES["A1_POLICY_REQ"]
 
-        def register(fn: PolicyHandler) -> PolicyHandler:
+        def register(fn: PolicyHandler[ConfigT, StateT]) -> PolicyHandler[ConfigT, StateT]:
             if policy_type in self.policy_handlers:
                 raise ConfigError(f"{self.name}: a handler for A1 policy type {policy_type} is already registered")
             existing = self.handlers.get(a1_req)
-            if existing is not None and existing is not _dispatch_policy:
+            if existing is not None and getattr(existing, "__func__", None) is not XApp._dispatch_policy:
                 raise ConfigError(f"{self.name}: A1_POLICY_REQ has a plain handler; use on_policy only")
-            self.handlers[a1_req] = _dispatch_policy
+            self.handlers[a1_req] = self._dispatch_policy
             self.policy_handlers[policy_type] = fn
             self.policy_types.add(policy_type)
             return fn
@@ -209,41 +226,37 @@ class XApp:
         """JSON schema of the config (validates the descriptor's ``controls``)."""
         return {"type": "object"} if self.config is None else self.config.model_json_schema()
 
-    def load_config(self, values: dict[str, Any] | None) -> Any:
-        """Validate ``values`` into the config model (errors name the field)."""
-        if self.config is None:
-            return dict(values or {})
+    def load_config(self, values: dict[str, Any] | None) -> ConfigT:
+        """Validate ``values`` into the config model (errors name the field; an app without one takes none)."""
         from ranml.config import parse_mapping
 
-        return parse_mapping(self.config, values or {}, source=f"{self.name} config")  # type: ignore[type-var]
+        model = cast("type[ConfigT]", self.config if self.config is not None else AppSettings)
+        return parse_mapping(model, values or {}, source=f"{self.name} config")
 
-
-async def _dispatch_policy(ctx: Context, msg: RmrMessage) -> None:
-    """Decode an A1 policy request, run the app's handler, keep the instance, answer the mediator."""
-    from ranml.xapp.a1 import parse_policy_request, policy_response
-
-    try:
-        request = parse_policy_request(msg.payload)
-    except ConfigError as exc:
-        log.warning("%s: ignoring A1 policy request: %s", ctx.app.name, exc)
-        return
-    handler = ctx.app.policy_handlers.get(request.policy_type_id)
-    ok = handler is not None
-    if handler is None:
-        log.warning("%s: A1 policy type %d is not handled here", ctx.app.name, request.policy_type_id)
-    else:
+    async def _dispatch_policy(self, ctx: Context[ConfigT, StateT], msg: RmrMessage) -> None:
+        """Decode an A1 policy request, run the app's handler, keep the instance, answer the mediator."""
         try:
-            await handler(ctx, request)
-        except (ValueError, ConfigError) as exc:
-            ok = False
-            log.warning("%s: A1 policy %d/%s refused: %s", ctx.app.name, request.policy_type_id,
-                        request.policy_instance_id, exc)
-    if ok:
-        instances = ctx.policies.setdefault(request.policy_type_id, {})
-        if request.operation == "DELETE":
-            instances.pop(request.policy_instance_id, None)
+            request = parse_policy_request(msg.payload)
+        except ConfigError as exc:
+            log.warning("%s: ignoring A1 policy request: %s", self.name, exc)
+            return
+        handler = self.policy_handlers.get(request.policy_type_id)
+        ok = handler is not None
+        if handler is None:
+            log.warning("%s: A1 policy type %d is not handled here", self.name, request.policy_type_id)
         else:
-            instances[request.policy_instance_id] = request.payload
-        ctx.state.set("a1_policies", {str(t): v for t, v in ctx.policies.items()})
-    await ctx.transport.rts(msg, RmrMessage(MTYPES["A1_POLICY_RESP"], policy_response(request, ctx.app.name, ok),
-                                            sub_id=request.policy_type_id))
+            try:
+                await handler(ctx, request)
+            except (ValueError, ConfigError) as exc:
+                ok = False
+                log.warning("%s: A1 policy %d/%s refused: %s", self.name, request.policy_type_id,
+                            request.policy_instance_id, exc)
+        if ok:
+            instances = ctx.policies.setdefault(request.policy_type_id, {})
+            if request.operation == "DELETE":
+                instances.pop(request.policy_instance_id, None)
+            else:
+                instances[request.policy_instance_id] = request.payload
+            ctx.state.set("a1_policies", {str(t): v for t, v in ctx.policies.items()})
+        await ctx.transport.rts(msg, RmrMessage(MTYPES["A1_POLICY_RESP"], policy_response(request, self.name, ok),
+                                                sub_id=request.policy_type_id))

@@ -1,4 +1,9 @@
-"""What handlers get: config, state, features, model, metrics, logger, and ways to act."""
+"""What handlers get: typed config and app state, the SDL store, features, model, metrics, logger, ways to act.
+
+``Context[ConfigT, StateT]``: ``ctx.config`` is the app's validated settings (``ConfigT``, an
+:class:`~ranml.config.AppSettings`), ``ctx.app_state`` what its lifespan yielded (``StateT``,
+``None`` for an app without one), ``ctx.state`` the shared data layer (SDL: Redis, or memory).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,9 @@ import asyncio
 import itertools
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol
 
+from ranml.host import ConfigT, HoldsAppState, StateT
 from ranml.protocols import e2ap
 from ranml.protocols.e2sm import (
     CccCodec,
@@ -26,9 +32,28 @@ from ranml.xapp.state import MemoryStateStore, RedisStateStore
 from ranml.xapp.subscriptions import E2Subscriptions
 from ranml.xapp.transport import SendError, Transport
 
-__all__ = ["Context", "NodeInfo"]
+if TYPE_CHECKING:
+    from ranml.xapp.forecast import Forecaster
+
+__all__ = ["AppInfo", "ConfigT", "Context", "NodeInfo", "StateT"]
 
 CTRL_REQ = MTYPES["RIC_CONTROL_REQ"]
+
+
+class AppInfo(Protocol):
+    """What the context tells of its app (an :class:`~ranml.xapp.XApp` is one)."""
+
+    @property
+    def name(self) -> str:
+        """The app's name."""
+
+    @property
+    def version(self) -> str:
+        """Its semantic version."""
+
+    @property
+    def requestor_id(self) -> int:
+        """The RIC requestor id of its E2 subscriptions and controls."""
 
 
 @dataclass
@@ -41,21 +66,27 @@ class NodeInfo:
     plmn: bytes = b"\x00\xf1\x10"
 
 
-@dataclass
-class Context:
-    """Handed to every handler; one per running app."""
 
-    app: Any
-    config: Any
+
+@dataclass
+class Context(HoldsAppState[StateT], Generic[ConfigT, StateT]):
+    """Handed to every handler; one per running app.
+
+    ``app_state`` is what the app's lifespan yielded; reading it before the lifespan has started
+    (in the lifespan itself, before its ``yield``) is an error.
+    """
+
+    app: AppInfo
+    config: ConfigT
     transport: Transport
     state: MemoryStateStore | RedisStateStore
     metrics: XAppMetrics
     subscriptions: E2Subscriptions
     log: logging.Logger
     features: FeatureStore | None = None
-    model: Any = None
+    model: Forecaster | None = None
     nodes: dict[str, NodeInfo] = field(default_factory=dict)
-    scratch: dict[str, Any] = field(default_factory=dict)  # the app's own per-run objects
+    counters: dict[str, float] = field(default_factory=dict)  # the app's own counters, in status and summary
     policies: dict[int, dict[str, dict[str, Any]]] = field(default_factory=dict)  # A1: type -> id -> payload
     control_timeout_s: float = 2.0
     _controls: dict[int, asyncio.Future[e2ap.Message]] = field(default_factory=dict)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ranml.host.refs import load_object
+from ranml.host import load_object
 from ranml.xapp.app import XApp
 
 __all__ = ["load_app"]

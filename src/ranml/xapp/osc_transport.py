@@ -34,8 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ranml.errors import ConfigError, DependencyError
-from ranml.protocols.rmr import RmrMessage
-from ranml.protocols.rmr.routes import parse_route_table
+from ranml.protocols.rmr import RmrMessage, parse_route_table
 from ranml.xapp.transport import SendError
 
 __all__ = ["OscRmrTransport", "librmr_available"]

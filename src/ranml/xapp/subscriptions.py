@@ -27,7 +27,7 @@ from ranml.errors import RanmlError
 from ranml.protocols import e2ap
 from ranml.protocols.rmr import MTYPES, RmrMessage
 
-__all__ = ["E2Subscriptions", "SubmgrClient", "SubscriptionError", "SubscriptionSpec"]
+__all__ = ["E2Subscriptions", "SubmgrClient", "SubscriptionError", "SubscriptionSpec", "watch_stale_nodes"]
 
 log = logging.getLogger("ranml.xapp.subscriptions")
 SUB_REQ, SUB_RESP, SUB_FAIL = MTYPES["RIC_SUB_REQ"], MTYPES["RIC_SUB_RESP"], MTYPES["RIC_SUB_FAILURE"]
@@ -267,3 +267,12 @@ class SubmgrClient:
             return r.status_code, r.json() if r.content else None
         except ValueError:
             return r.status_code, r.text
+
+
+async def watch_stale_nodes(subscriptions: E2Subscriptions, every_s: float = 0.5) -> None:
+    """Re-subscribe nodes whose reports stopped (a node restart loses its subscriptions); runs until cancelled."""
+    while True:
+        await asyncio.sleep(every_s)
+        for meid in subscriptions.stale_nodes():
+            log.warning("%s: reports stopped; re-subscribing (node restart?)", meid)
+            await subscriptions.resubscribe_node(meid)

@@ -11,9 +11,7 @@ from collections import defaultdict
 from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
-from ranml.protocols.rmr import RmrMessage
-from ranml.protocols.rmr.endpoint import RmrEndpoint, RmrSendError
-from ranml.protocols.rmr.routes import RouteTable
+from ranml.protocols.rmr import RmrEndpoint, RmrMessage, RmrSendError, RouteTable
 
 __all__ = ["MemoryHub", "MemoryTransport", "RmrTransport", "SendError", "Transport"]
 

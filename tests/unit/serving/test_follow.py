@@ -74,7 +74,7 @@ def test_a_champion_move_is_swapped_in_while_calls_go_on(registry):
                 out = served.predict(["a", "b", "c"], windows, issued_at=time.time())
                 assert out.shape == (3, 2) and np.isfinite(out).all()
                 calls[0] += 1
-            except Exception as exc:  # noqa: BLE001 - any failure of a call is what the test looks for
+            except Exception as exc:
                 failures.append(exc)
             time.sleep(0.002)
 
@@ -155,3 +155,25 @@ def test_a_fixed_version_is_served_without_following(registry):
     assert served.version == "1.1.0" and served.challenger is None
     f = served.forecast(["a"], np.full((1, 12, 1), 3.0, dtype=np.float32))
     assert f.version == "1.1.0" and f.values.shape == (1, 2)
+
+
+def test_a_new_challenger_starts_a_fresh_comparison(registry):
+    """The champion's forecasts from before the canary (every cell, unpaired) do not weigh in."""
+    served = ServedModel(registry, ModelRef("load"), poll_s=0.05).start()
+    windows = np.full((4, 12, 1), 5.0, dtype=np.float32)
+    try:
+        step = served.manifest.step_seconds
+        for k in range(5):
+            served.predict(["a", "b", "c", "d"], windows, issued_at=k * step)
+            served.observe(["a", "b", "c", "d"], (k + 1) * step, np.full(4, 5.0))
+        assert served.controller.scorer.score("1.0.0").scored > 0
+        registry.set_alias("load", "challenger", "1.1.0", by="test")
+
+        def taken():
+            served.predict(["a", "b", "c", "d"], windows, issued_at=time.time())
+            return served.challenger is not None
+
+        assert wait_for(taken)
+        assert served.controller.scorer.score("1.0.0").scored == 0
+    finally:
+        served.close()

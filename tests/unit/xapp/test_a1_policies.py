@@ -158,7 +158,7 @@ def test_energy_saving_honours_the_sleep_schedule(monkeypatch):
     """The xApp's decision with crafted views: a scheduled cell sleeps only inside its window and
     is woken before the window ends; an unscheduled cell follows its forecast."""
     from ranml.xapp.apps import energy_saving as es
-    from ranml.xapp.apps._load import CellView
+    from ranml.xapp.cell_load import CellView
 
     switches = []
 
@@ -169,15 +169,14 @@ def test_energy_saving_honours_the_sleep_schedule(monkeypatch):
 
     settings = es.EnergySavingSettings(policy="reactive", min_dwell_periods=0)
     schedule = SleepSchedule.parse({"cells": {"00f110:000000002": [[1000, 5000]]}})
-    ctx = Ctx(config=settings, scratch={"asleep": {}, "changed": {}, "schedule": schedule,
-                                        "counters": {"switch_off": 0, "switch_on": 0, "switch_refused": 0}},
-              state=SimpleNamespace(set=lambda *a: None))
     load = SimpleNamespace(period_s=60.0, views={})
+    ctx = Ctx(config=settings, app_state=es.EnergySavingState(load, schedule),
+              counters={"switch_off": 0, "switch_on": 0, "switch_refused": 0},
+              state=SimpleNamespace(set=lambda *a: None))
     peer = CellView("00f110:000000001", "gnb_1", 0.2, 5, False, 0.0)
 
-    def observe(ctx_, r):
-        view = CellView(r.key, "gnb_1", r.util, 5, r.off, r.time, np.zeros(0))
-        return load, view
+    def observe(ctx_, load_, r):
+        return CellView(r.key, "gnb_1", r.util, 5, r.off, r.time, np.zeros(0))
 
     monkeypatch.setattr(es, "observe", observe)
     monkeypatch.setattr(es, "neighbours", lambda views, view: [peer])
@@ -206,15 +205,16 @@ def test_traffic_steering_takes_its_band_from_a1_and_avoids_cells_about_to_sleep
 
     saved = {}
     settings = ts.TrafficSteeringSettings()
-    ctx = SimpleNamespace(config=settings, scratch={"band": (settings.high, settings.low)}, policies={},
-                          state=SimpleNamespace(set=saved.__setitem__))
+    no_schedule = SleepSchedule.parse({"cells": {}})
+    state = ts.TrafficSteeringState(SimpleNamespace(), (settings.high, settings.low), no_schedule)
+    ctx = SimpleNamespace(config=settings, app_state=state, policies={}, state=SimpleNamespace(set=saved.__setitem__))
     asyncio.run(ts.band_policy(ctx, PolicyRequest("CREATE", 20008, "b", {"high": 0.75, "low": 0.5})))
-    assert ctx.scratch["band"] == (0.75, 0.5) and saved["band"] == [0.75, 0.5]
+    assert ctx.app_state.band == (0.75, 0.5) and saved["band"] == [0.75, 0.5]
     with pytest.raises(ValueError, match="low < high"):
         asyncio.run(ts.band_policy(ctx, PolicyRequest("UPDATE", 20008, "b", {"high": 0.4, "low": 0.5})))
     asyncio.run(ts.band_policy(ctx, PolicyRequest("DELETE", 20008, "b", {})))
-    assert ctx.scratch["band"] == (settings.high, settings.low)  # back to the configured band
+    assert ctx.app_state.band == (settings.high, settings.low)  # back to the configured band
     schedule = {"cells": {"00f110:000000003": [[1000, 2000]]}}
     asyncio.run(ts.sleep_schedule(ctx, PolicyRequest("CREATE", 21000, "day-ahead", schedule)))
-    assert ctx.scratch["schedule"].sleeps_within("00f110:000000003", 900, 240)
-    assert not ctx.scratch["schedule"].sleeps_within("00f110:000000003", 500, 240)
+    assert ctx.app_state.schedule.sleeps_within("00f110:000000003", 900, 240)
+    assert not ctx.app_state.schedule.sleeps_within("00f110:000000003", 500, 240)

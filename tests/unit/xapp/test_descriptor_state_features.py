@@ -5,10 +5,10 @@ import socket
 
 import numpy as np
 import pytest
-from pydantic import BaseModel
 from typer.testing import CliRunner
 
 from ranml.cli.app import app as cli
+from ranml.config import AppSettings
 from ranml.xapp import XApp
 from ranml.xapp.descriptor import build_descriptor, validate_descriptor
 from ranml.xapp.features import FeatureStore
@@ -17,7 +17,7 @@ from ranml.xapp.state import MemoryStateStore, RedisStateStore
 pytest.importorskip("jsonschema", reason="descriptor validation needs jsonschema")
 
 
-class Settings(BaseModel):
+class Settings(AppSettings):
     threshold: float = 0.8
     horizon: int = 4
 

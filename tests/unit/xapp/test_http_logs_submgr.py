@@ -12,8 +12,8 @@ pytest.importorskip("asn1tools", reason="the E2SM codecs need asn1tools: pip ins
 
 from ranml.host.http import TinyHttpServer
 from ranml.xapp import RunnerSettings, XAppRunner
-from ranml.xapp.apps._load import LoadModel, LoadSettings
 from ranml.xapp.apps.energy_saving import app as es_app
+from ranml.xapp.cell_load import LoadModel, LoadSettings
 from ranml.xapp.logs import MdcFormatter
 from ranml.xapp.subscriptions import SubmgrClient, SubscriptionError, SubscriptionSpec
 from ranml.xapp.transport import MemoryHub

@@ -123,7 +123,7 @@ def test_runner_end_to_end_on_memory_transport():
         for _ in range(200):
             await node.t.send_to("xapp", RmrMessage(31001, b"x"))
         await asyncio.sleep(0.3)
-        assert runner.dropped > 0 and len(runner._queue) <= 50
+        assert runner.dropped > 0 and len(runner.dispatcher) <= 50
         received = ctx.metrics.value("ranml_xapp_messages_received_total", xapp="probe",
                                      mtype=str(MTYPES["RIC_INDICATION"]))
         handled = len([s for s in seen if not isinstance(s, bytes)])

@@ -10,6 +10,7 @@ from ranml.protocols.e2sm.kpm import (
     IndicationMessage,
     KpmCodec,
     RanFunctionDefinition,
+    detect_version,
 )
 from ranml.protocols.e2sm.rc import (
     RC_OID,
@@ -43,6 +44,7 @@ __all__ = [
     "RanParameter",
     "RcCodec",
     "RcRanFunctionDefinition",
+    "detect_version",
     "enumerated_ue_cell",
     "enumerated_ue_id",
     "plmn_from_text",

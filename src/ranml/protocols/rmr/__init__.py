@@ -4,6 +4,7 @@
 bytes of one TCP frame; :class:`FrameReader` cuts frames out of a byte stream.
 """
 
+from ranml.protocols.rmr.endpoint import RmrEndpoint, RmrSendError
 from ranml.protocols.rmr.frame import (
     CALL_FLAG,
     HEADER_LEN,
@@ -15,6 +16,7 @@ from ranml.protocols.rmr.frame import (
 )
 from ranml.protocols.rmr.framer import FrameReader
 from ranml.protocols.rmr.mtypes import MTYPES, mtype_name
+from ranml.protocols.rmr.routes import RouteTable, parse_route_table, seed_route_table
 
 __all__ = [
     "CALL_FLAG",
@@ -22,9 +24,14 @@ __all__ = [
     "MTYPES",
     "PREFIX_LEN",
     "FrameReader",
+    "RmrEndpoint",
     "RmrFrameError",
     "RmrMessage",
+    "RmrSendError",
+    "RouteTable",
     "decode",
     "encode",
     "mtype_name",
+    "parse_route_table",
+    "seed_route_table",
 ]

@@ -13,22 +13,24 @@ inside its windows, and the traffic-steering xApp does not steer into a cell abo
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from ranml.config import AppSettings
 from ranml.protocols.a1policies import SLEEP_SCHEDULE
 from ranml.rapp.app import RApp
 from ranml.rapp.context import RAppContext
-from ranml.telemetry.table import CELL, TIME
+from ranml.telemetry import CELL, TIME
 
-__all__ = ["PlannerSettings", "app", "plan_schedule"]
+__all__ = ["PlannerSettings", "PlannerState", "app", "plan_schedule"]
 
 
-class PlannerSettings(BaseModel):
+class PlannerSettings(AppSettings):
     """Planner settings."""
-
-    model_config = ConfigDict(extra="forbid")
 
     kpi: str = "prb_util"
     sleep_below: float = Field(default=0.3, gt=0, le=1.0)
@@ -42,8 +44,16 @@ class PlannerSettings(BaseModel):
     instance_id: str = "day-ahead"
 
 
-app = RApp("energy-saving-planner", version="1.0.0", config=PlannerSettings, telemetry_step="15min",
-           description="Day-ahead per-cell sleep schedules for the energy-saving xApp, over A1")
+@dataclass
+class PlannerState:
+    """The planner's state for one run."""
+
+    planned_at: pd.Timestamp | None = None  # telemetry time of the last schedule pushed
+
+
+app = RApp[PlannerSettings, PlannerState](
+    "energy-saving-planner", version="1.0.0", config=PlannerSettings, telemetry_step="15min",
+    description="Day-ahead per-cell sleep schedules for the energy-saving xApp, over A1")
 app.produces_policy(SLEEP_SCHEDULE)
 
 
@@ -93,16 +103,22 @@ def plan_schedule(frame: pd.DataFrame, step: pd.Timedelta, s: PlannerSettings) -
             "model": f"seasonal-quantile q={s.quantile} over {s.history_days} d"}
 
 
+@app.lifespan
+async def lifespan(ctx: RAppContext[PlannerSettings, None]) -> AsyncIterator[PlannerState]:
+    """Nothing planned yet."""
+    yield PlannerState()
+
+
 @app.on_telemetry
-async def replan(ctx: RAppContext, added: int) -> None:
+async def replan(ctx: RAppContext[PlannerSettings, PlannerState], added: int) -> None:
     """Plan again when ``replan_h`` of telemetry time passed since the last plan."""
-    s: PlannerSettings = ctx.config
+    s = ctx.config
     table = ctx.telemetry.table()
     if s.kpi not in table.frame.columns:
         ctx.log.warning("telemetry has no %s column (have %s)", s.kpi, sorted(table.frame.columns))
         return
     latest = table.frame[TIME].max()
-    last = ctx.scratch.get("planned_at")
+    last = ctx.app_state.planned_at
     if last is not None and latest - last < pd.Timedelta(hours=s.replan_h):
         return
     payload = plan_schedule(table.frame, table.step, s)
@@ -110,5 +126,5 @@ async def replan(ctx: RAppContext, added: int) -> None:
         ctx.log.info("no cell has enough history or a low enough day-ahead forecast yet")
         return
     if await ctx.put_policy(SLEEP_SCHEDULE, s.instance_id, payload):
-        ctx.scratch["planned_at"] = latest
+        ctx.app_state.planned_at = latest
         ctx.log.info("sleep schedule pushed: %d cells", len(payload["cells"]))  # type: ignore[arg-type]

@@ -20,16 +20,19 @@ restricts the cells it lists: such a cell sleeps only inside one of its windows,
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
 from pydantic import Field
 
 from ranml.protocols.a1policies import SLEEP_SCHEDULE, SleepSchedule
 from ranml.protocols.e2sm import NrCgi
 from ranml.xapp.a1 import PolicyRequest, instances_after
 from ranml.xapp.app import CellReport, XApp
-from ranml.xapp.apps._load import MEASUREMENTS, CellView, LoadSettings, load_model, neighbours, observe
+from ranml.xapp.cell_load import MEASUREMENTS, CellView, LoadModel, LoadSettings, load_model, neighbours, observe
 from ranml.xapp.context import Context
 
-__all__ = ["EnergySavingSettings", "app"]
+__all__ = ["EnergySavingSettings", "EnergySavingState", "app"]
 
 
 class EnergySavingSettings(LoadSettings):
@@ -45,30 +48,39 @@ class EnergySavingSettings(LoadSettings):
                                         description="wake a scheduled cell this long before its window ends")
 
 
-app = XApp("energy-saving", version="1.0.0", config=EnergySavingSettings, requestor_id=1002,
-           description="Forecast-driven cell switch-off with E2SM-CCC")  # 1001: traffic steering
+@dataclass
+class EnergySavingState:
+    """The app's state for one run (what its lifespan yields: ``ctx.app_state``)."""
+
+    load: LoadModel
+    schedule: SleepSchedule
+    asleep: dict[str, float] = field(default_factory=dict)  # cell -> time this app switched it off
+    changed: dict[str, float] = field(default_factory=dict)  # cell -> time of its last switch
+
+
+Ctx = Context[EnergySavingSettings, EnergySavingState]
+
+app = XApp[EnergySavingSettings, EnergySavingState](
+    "energy-saving", version="1.0.0", config=EnergySavingSettings, requestor_id=1002,
+    description="Forecast-driven cell switch-off with E2SM-CCC")  # 1001: traffic steering
 app.sends_mtype("RIC_CONTROL_REQ")
 _SUBSCRIPTION = app.subscribe_kpm(MEASUREMENTS, period_ms=60_000)
 
 
 @app.lifespan
-async def lifespan(ctx: Context):  # type: ignore[no-untyped-def]
+async def lifespan(ctx: Context[EnergySavingSettings, None]) -> AsyncIterator[EnergySavingState]:
     """Build the load model; restore the cells this app put to sleep before a restart."""
-    s: EnergySavingSettings = ctx.config
-    async with load_model(ctx, s, {"switch_off": 0, "switch_on": 0, "switch_refused": 0}):
-        ctx.scratch["asleep"] = dict(ctx.state.get("asleep", {}))  # cell -> time it was switched off
-        ctx.scratch["changed"] = {}
-        ctx.scratch["schedule"] = SleepSchedule.combine(
-            instances_after(ctx.policies.get(SLEEP_SCHEDULE.policy_type_id, {})))
-        yield
+    async with load_model(ctx, ctx.config, {"switch_off": 0, "switch_on": 0, "switch_refused": 0}) as load:
+        yield EnergySavingState(load, SleepSchedule.combine(
+            instances_after(ctx.policies.get(SLEEP_SCHEDULE.policy_type_id, {}))), dict(ctx.state.get("asleep", {})))
 
 
 @app.on_policy(SLEEP_SCHEDULE.policy_type_id)
-async def sleep_schedule(ctx: Context, request: PolicyRequest) -> None:
+async def sleep_schedule(ctx: Ctx, request: PolicyRequest) -> None:
     """A day-ahead sleep schedule from the rApp: the listed cells sleep only inside their windows."""
     schedule = SleepSchedule.combine(
         instances_after(ctx.policies.get(SLEEP_SCHEDULE.policy_type_id, {}), request))  # ConfigError if malformed
-    ctx.scratch["schedule"] = schedule
+    ctx.app_state.schedule = schedule
     ctx.log.info("sleep schedule %s: %d cells, %d windows", request.operation.lower(), len(schedule.windows),
                  sum(len(w) for w in schedule.windows.values()))
 
@@ -82,17 +94,16 @@ def _pressure(s: EnergySavingSettings, v: CellView) -> float:
 
 
 @app.on_report
-async def report(ctx: Context, r: CellReport) -> None:
+async def report(ctx: Ctx, r: CellReport) -> None:
     """Update the cell; decide sleep or wake."""
-    s: EnergySavingSettings = ctx.config
-    load, view = observe(ctx, r)
+    s, st = ctx.config, ctx.app_state
+    load = st.load
+    view = observe(ctx, load, r)
     if s.policy == "none" or r.cell is None or _cell_number(view.key) <= s.coverage_cells:
         return
-    changed: dict[str, float] = ctx.scratch["changed"]
-    if view.time - changed.get(view.key, -1e18) < s.min_dwell_periods * load.period_s:
+    if view.time - st.changed.get(view.key, -1e18) < s.min_dwell_periods * load.period_s:
         return
-    asleep: dict[str, float] = ctx.scratch["asleep"]
-    schedule: SleepSchedule = ctx.scratch["schedule"]
+    asleep, schedule = st.asleep, st.schedule
     scheduled = schedule.covers(view.key)
     window = schedule.window_at(view.key, view.time) if scheduled else None
     peers = [n for n in neighbours(load.views, view) if not n.off]
@@ -112,12 +123,11 @@ async def report(ctx: Context, r: CellReport) -> None:
         await _switch(ctx, r, view, sleep=True)
 
 
-async def _switch(ctx: Context, r: CellReport, view: CellView, sleep: bool) -> None:
+async def _switch(ctx: Ctx, r: CellReport, view: CellView, sleep: bool) -> None:
     assert r.cell is not None
-    asleep: dict[str, float] = ctx.scratch["asleep"]
-    counters = ctx.scratch["counters"]
+    asleep, counters = ctx.app_state.asleep, ctx.counters
     if await ctx.switch_cell(r.meid, NrCgi(r.cell.plmn, r.cell.cell_id), sleep):
-        ctx.scratch["changed"][view.key] = view.time
+        ctx.app_state.changed[view.key] = view.time
         if sleep:
             asleep[view.key] = view.time
             counters["switch_off"] += 1

@@ -1,4 +1,4 @@
-"""Shared by the built-in apps: per-cell PRB utilisation history, forecasts and their error.
+"""Per-cell PRB utilisation history, forecasts and their error: what the built-in apps build on (and yours may).
 
 Each report updates the cell's utilisation ring; the policy decides what a "forecast" is:
 
@@ -19,21 +19,23 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from ranml.config import AppSettings
 from ranml.serving import CanaryPolicy, ModelRef, ServedModel, open_registry
 from ranml.xapp.app import CellReport
 from ranml.xapp.context import Context
 from ranml.xapp.features import FeatureStore
 from ranml.xapp.forecast import Forecaster, HoltForecaster, RegistryForecaster
 
-__all__ = ["CellView", "LoadModel", "LoadSettings", "load_model", "observe"]
+__all__ = ["MEASUREMENTS", "CellView", "LoadModel", "LoadSettings", "load_model", "neighbours", "observe",
+           "open_forecaster"]
 
 MEASUREMENTS = ("RRU.PrbUsedDl", "RRU.PrbAvailDl", "RRC.ConnMean", "PEE.AvgPower")
 
 
-class LoadSettings(BaseModel):
-    """Settings common to the built-in apps."""
+class LoadSettings(AppSettings):
+    """Settings common to the built-in apps (unknown keys are refused)."""
 
     policy: Literal["none", "reactive", "forecast"] = "forecast"
     horizon: int = Field(default=4, ge=1, le=96)
@@ -187,16 +189,19 @@ def open_forecaster(settings: LoadSettings) -> RegistryForecaster | None:
 
 
 @asynccontextmanager
-async def load_model(ctx: Context, settings: LoadSettings, counters: dict[str, Any]) -> AsyncIterator[LoadModel]:
-    """Shared lifespan of the built-in apps.
+async def load_model(ctx: Context[Any, Any], settings: LoadSettings,
+                     counters: dict[str, float]) -> AsyncIterator[LoadModel]:
+    """The built-in apps' lifespan core: the forecaster and load model, warm history, app counters.
 
-    Start: forecaster and load model up, warm history restored. Shutdown: history saved,
-    forecaster closed.
+    Start: forecaster (``ctx.model``) and load model up, the cells' history restored from the
+    state store, ``counters`` (plus ``cells_restored``) in ``ctx.counters``. Shutdown: history
+    saved, forecaster closed.
     """
     forecaster = open_forecaster(settings)
     ctx.model = forecaster
-    ctx.scratch["load"] = load = LoadModel(settings, forecaster)
-    ctx.scratch["counters"] = {**counters, "cells_restored": load.restore(ctx.state.get("history", {}))}
+    load = LoadModel(settings, forecaster)
+    ctx.counters.update(counters)
+    ctx.counters["cells_restored"] = load.restore(ctx.state.get("history", {}))
     ctx.state.set("model_version", forecaster.version if forecaster is not None else "holt")
     try:
         yield load
@@ -206,11 +211,10 @@ async def load_model(ctx: Context, settings: LoadSettings, counters: dict[str, A
             forecaster.close()
 
 
-def observe(ctx: Context, r: CellReport) -> tuple[LoadModel, CellView]:
-    """Feed one report to the app's load model; keeps the counters and the saved history current."""
-    load: LoadModel = ctx.scratch["load"]
+def observe(ctx: Context[Any, Any], load: LoadModel, r: CellReport) -> CellView:
+    """Feed one report to ``load``; keeps ``ctx.counters["predict_s"]`` and the saved history current."""
     view = load.update(r)
-    ctx.scratch["counters"]["predict_s"] = round(load.predict_s, 4)
+    ctx.counters["predict_s"] = round(load.predict_s, 4)
     if load.updates % 100 == 0:  # every so often, so that even a killed app restarts warm
         ctx.state.set("history", load.snapshot())
-    return load, view
+    return view

@@ -1,9 +1,11 @@
-"""Plot helpers for the HTML reports (matplotlib imported on use)."""
+"""Plot helpers for the HTML reports of the offline side (matplotlib imported on use)."""
 
 from __future__ import annotations
 
 import io
 from typing import Any
+
+__all__ = ["svg"]
 
 
 def svg(fig: Any) -> str:
