@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -42,24 +41,13 @@ def run(scenario: Annotated[Path, typer.Argument(help="Scenario YAML (see exampl
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
 
-    async def main() -> dict[str, object]:
-        sim = Simulator(spec, speed=speed, duration_s=duration_s, state_port=state_port, rmr_port=rmr_port,
-                        hold_s=hold, a1_port=a1_port, http_host=host)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, sim.stop)
-        await sim.start()
+    def started(sim: Simulator) -> None:
         assert sim.endpoint is not None
         typer.echo(json.dumps({"rmr": sim.endpoint.src, "state_port": sim.state_port, "a1_port": sim.a1_port,
                                "nodes": sorted(sim.nodes)}), err=True)
-        try:
-            summary = await sim.run()
-            if json_summary is not None:
-                sim.write_summary(json_summary)
-        finally:
-            await sim.close()
-        return summary
 
-    summary = asyncio.run(main())
+    sim = Simulator(spec, speed=speed, duration_s=duration_s, state_port=state_port, rmr_port=rmr_port,
+                    hold_s=hold, a1_port=a1_port, http_host=host)
+    summary = asyncio.run(sim.serve(json_summary, started))
     typer.echo(json.dumps({"totals": summary["totals"], "e2": summary["e2"], "wall_s": summary["wall_s"],
                            "speed_achieved": summary["speed_achieved"]}))

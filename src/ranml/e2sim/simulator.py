@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from ranml.e2sim.layout import auto_neighbours, build_layout, build_network
 from ranml.e2sim.network import Network
 from ranml.e2sim.node import E2Node
 from ranml.e2sim.scenario import Scenario, seconds
-from ranml.host import TinyHttpServer
+from ranml.host import TinyHttpServer, on_stop_signals
 from ranml.protocols import e2ap
 from ranml.protocols.e2sm import enumerated_ue_id, plmn_from_text
 from ranml.protocols.rmr import (
@@ -399,6 +400,21 @@ class Simulator:
                             "cellId": f"{node.plmn.hex()}:{node.cell_cgi(c).cell_id:09x}",
                             "cellName": self.network.cells[c].name if self.network else ""}}
                             for c in node.cells]}}
+
+    async def serve(self, summary_path: str | Path | None = None,
+                    on_started: Callable[[Simulator], None] | None = None) -> dict[str, Any]:
+        """Start, run until the scenario ends or SIGTERM/SIGINT, write the summary, close; returns the summary."""
+        async with on_stop_signals(self.stop):
+            await self.start()
+            if on_started is not None:
+                on_started(self)
+            try:
+                summary = await self.run()
+                if summary_path is not None:
+                    self.write_summary(summary_path)
+            finally:
+                await self.close()
+        return summary
 
     def write_summary(self, path: str | Path) -> None:
         """Write :meth:`summary` as JSON (atomically)."""

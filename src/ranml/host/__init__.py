@@ -8,7 +8,7 @@ loading an app from a ``module:attribute`` reference, and the typed state its li
 from ranml.host.app_state import ConfigT, HoldsAppState, StateT
 from ranml.host.http import Handler, Text, ThreadedHttpServer, TinyHttpServer
 from ranml.host.refs import load_object
-from ranml.host.signals import run_until_signalled, stop_on_signals
+from ranml.host.signals import on_stop_signals, run_until_signalled, stop_on_signals
 from ranml.host.tasks import cancel_and_wait
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "TinyHttpServer",
     "cancel_and_wait",
     "load_object",
+    "on_stop_signals",
     "run_until_signalled",
     "stop_on_signals",
 ]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
-__all__ = ["run_until_signalled", "stop_on_signals"]
+__all__ = ["on_stop_signals", "run_until_signalled", "stop_on_signals"]
 
 Started = TypeVar("Started")
 Result = TypeVar("Result")
@@ -64,3 +64,16 @@ def stop_on_signals(stop: threading.Event) -> Iterator[threading.Event]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+@asynccontextmanager
+async def on_stop_signals(callback: Callable[[], None]) -> AsyncIterator[None]:
+    """Within the block, SIGTERM/SIGINT call ``callback`` on the running event loop (a run that also ends by itself)."""
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, callback)
+    try:
+        yield
+    finally:
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)

@@ -186,7 +186,9 @@ class ServedModel:
     canary_policy
         When to promote or roll back (default :class:`~ranml.serving.canary.CanaryPolicy`).
     follow
-        Follow alias moves on a helper thread (``False``: the versions found at start stay).
+        Follow alias moves on a helper thread (``False``: the versions found at start stay). A
+        model pinned to a version (``name@1.2.0``) is never followed: a version does not move,
+        and a polling thread would only take the serving thread's time.
     poll_s
         Alias polling period without pub/sub.
     by
@@ -225,7 +227,7 @@ class ServedModel:
         challenger = self._challenger_slot(challenger_ref) if challenger_ref else None
         self._controller = CanaryController(champion, challenger, self.canary_policy, on_decision=self._decided,
                                             salt=self.model.name)
-        if self.follow:
+        if self.follow and not self.pinned:
             self.follower.start(self._moved)
         log.info("model %s: serving %s%s", self.model, champion_ref,
                  f", canary challenger {challenger_ref}" if challenger is not None else "")
@@ -234,6 +236,11 @@ class ServedModel:
     def close(self) -> None:
         """Stop following alias moves."""
         self.follower.close()
+
+    @property
+    def pinned(self) -> bool:
+        """Whether the reference names a version rather than an alias."""
+        return self.model.ref in self.registry.versions(self.model.name)
 
     def _predictor(self, version: str) -> Predictor:
         return Predictor.from_registry(self.registry, self.model.name, version, **self.predictor_options)

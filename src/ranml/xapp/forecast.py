@@ -38,11 +38,26 @@ class Forecaster(Protocol):
     def version(self) -> str:
         """The version answering (``holt`` for the built-in one)."""
 
+    @property
+    def misses(self) -> int:
+        """Calls that missed their deadline (answered by the fallback)."""
+
+    @property
+    def swaps(self) -> list[dict[str, Any]]:
+        """Reactions to alias moves, JSON-ready (``ok``, versions, reason)."""
+
+    @property
+    def decisions(self) -> list[Decision]:
+        """Canary promote/rollback decisions so far."""
+
     def predict(self, cells: Sequence[str], windows: np.ndarray, times: np.ndarray) -> np.ndarray:
         """Forecasts ``[n, horizon]`` from target windows ``[n, input_steps]`` ending at ``times``."""
 
     def observe(self, cells: Sequence[str], at: float, actuals: np.ndarray) -> None:
         """Actual target values of ``cells`` at ``at``."""
+
+    def close(self) -> None:
+        """Stop whatever runs in the background (alias following)."""
 
 
 class HoltForecaster:
@@ -53,6 +68,9 @@ class HoltForecaster:
         self.input_steps, self.horizon = input_steps, horizon
         self.alpha, self.beta, self.damping = alpha, beta, damping
         self.version = "holt"
+        self.misses = 0
+        self.swaps: list[dict[str, Any]] = []
+        self.decisions: list[Decision] = []
         self._steps = np.cumsum(damping ** np.arange(1, horizon + 1))
 
     def predict(self, cells: Sequence[str], windows: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -69,6 +87,9 @@ class HoltForecaster:
 
     def observe(self, cells: Sequence[str], at: float, actuals: np.ndarray) -> None:
         """Nothing to learn online."""
+
+    def close(self) -> None:
+        """Nothing runs in the background."""
 
 
 def _calendar(times: np.ndarray) -> np.ndarray:

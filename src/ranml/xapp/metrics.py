@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ranml.xapp.forecast import Forecaster
 
 __all__ = ["XAppMetrics"]
 
@@ -43,14 +46,14 @@ class XAppMetrics:
                             registry=self.registry)
         self.app = app
 
-    def sync_model(self, model: Any) -> None:
+    def sync_model(self, model: Forecaster | None) -> None:
         """Copy a forecaster's swap and canary history into the gauges (called before rendering)."""
-        swaps = getattr(model, "swaps", [])
+        swaps = model.swaps if model is not None else []
+        decisions = model.decisions if model is not None else []
         self.model_swaps.labels(xapp=self.app, outcome="ok").set(sum(1 for s in swaps if s.get("ok")))
         self.model_swaps.labels(xapp=self.app, outcome="refused").set(sum(1 for s in swaps if not s.get("ok")))
         for action in ("promote", "rollback"):
-            count = sum(1 for d in getattr(model, "decisions", []) if getattr(d, "action", None) == action)
-            self.canary.labels(xapp=self.app, action=action).set(count)
+            self.canary.labels(xapp=self.app, action=action).set(sum(1 for d in decisions if d.action == action))
 
     def count_received(self, mtype: int) -> None:
         """One message of ``mtype`` arrived."""

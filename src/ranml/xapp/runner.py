@@ -177,7 +177,7 @@ class XAppRunner(Generic[ConfigT, StateT]):
         if self.ctx is None or self.dispatcher is None:
             return {}
         ctx, m, name = self.ctx, self.ctx.metrics, self.app.name
-        model: Any = ctx.model
+        model = ctx.model
         out: dict[str, Any] = {
             "indications": int(m.value("ranml_xapp_messages_received_total", xapp=name, mtype=str(INDICATION))),
             "malformed": int(sum(m.value("ranml_xapp_messages_malformed_total", xapp=name, layer=layer)
@@ -186,15 +186,17 @@ class XAppRunner(Generic[ConfigT, StateT]):
             "controls_failed": int(m.value("ranml_xapp_controls_total", xapp=name, outcome="failure")
                                    + m.value("ranml_xapp_controls_total", xapp=name, outcome="timeout")),
             "resubscribed": ctx.subscriptions.resubscribed,
-            "deadline_misses": int(getattr(model, "misses", 0)),
-            "model_version": getattr(model, "version", None),
-            "model_swaps": [dict(x) for x in getattr(model, "swaps", [])],
-            "canary_decisions": [{"action": d.action, "reason": d.reason} for d in getattr(model, "decisions", [])],
+            "deadline_misses": model.misses if model is not None else 0,
+            "model_version": model.version if model is not None else None,
+            "model_swaps": [dict(x) for x in model.swaps] if model is not None else [],
+            "canary_decisions": [{"action": d.action, "reason": d.reason}
+                                 for d in (model.decisions if model is not None else [])],
         }
-        lat = sorted(self.dispatcher.latencies_us)
-        if lat:
-            out["latency_p50_us"] = round(lat[len(lat) // 2], 1)
-            out["latency_p99_us"] = round(lat[min(len(lat) - 1, int(0.99 * len(lat)))], 1)
+        for name, values in (("latency", self.dispatcher.latencies_us), ("service", self.dispatcher.service_us)):
+            ordered = sorted(values)
+            if ordered:
+                out[f"{name}_p50_us"] = round(ordered[len(ordered) // 2], 1)
+                out[f"{name}_p99_us"] = round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1)
         out["indication_handler_s"] = round(self.dispatcher.handler_s, 4)
         out.update(ctx.counters)
         return out

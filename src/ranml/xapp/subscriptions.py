@@ -55,7 +55,8 @@ class _Active:
     instance_id: int
     admitted: tuple[int, ...] = ()
     last_report: float = field(default_factory=time.monotonic)
-    interval: float | None = None  # observed real time between reports (EWMA): the node's clock may run fast
+    interval: float | None = None  # observed real time between report rounds (EWMA): the node's clock may run fast
+    round_start: float | None = None  # when the current round of (per-cell) indications began
     state: str = "pending"  # pending / active / failed
 
 
@@ -101,13 +102,22 @@ class E2Subscriptions:
         return True
 
     def on_report(self, instance_id: int) -> None:
-        """An indication of subscription ``instance_id`` arrived (keeps it fresh)."""
+        """An indication of subscription ``instance_id`` arrived (keeps it fresh).
+
+        The reporting interval is learnt between report *rounds*: a subscription with one action
+        per cell gets its cells' indications back to back, and those near-zero gaps are not
+        intervals. An indication within a fifth of the interval (10 ms before one is known) of
+        the previous one belongs to the same round.
+        """
         sub = self.active.get(instance_id)
         if sub is not None:
             now = time.monotonic()
-            gap = now - sub.last_report
-            if gap > 0:
-                sub.interval = gap if sub.interval is None else 0.8 * sub.interval + 0.2 * gap
+            same_round = now - sub.last_report < (0.2 * sub.interval if sub.interval is not None else 0.01)
+            if not same_round:
+                if sub.round_start is not None:
+                    gap = now - sub.round_start
+                    sub.interval = gap if sub.interval is None else 0.8 * sub.interval + 0.2 * gap
+                sub.round_start = now
             sub.last_report = now
             self._resub_at.pop(sub.spec.meid, None)  # reports flow again: no back-off
 
@@ -136,6 +146,7 @@ class E2Subscriptions:
             reply = await self._exchange(instance, msg)
             if isinstance(reply, e2ap.SubscriptionResponse):
                 sub.admitted, sub.state, sub.last_report = reply.admitted, "active", time.monotonic()
+                sub.round_start = None  # the silence before (a restart) is not a reporting interval
                 log.info("subscribed %s function %d as %d/%d (actions %s)", spec.meid, spec.ran_function_id,
                          self.requestor_id, instance, list(reply.admitted))
                 return sub
@@ -190,7 +201,12 @@ class E2Subscriptions:
         return done
 
     def stale_nodes(self) -> set[str]:
-        """Nodes with an active subscription whose reports stopped."""
+        """Nodes with an active subscription whose reports stopped.
+
+        Silent for ``stale_after`` reporting intervals: the interval observed between report
+        rounds in real time (a simulated node's clock may run fast), or the subscribed period
+        until one is known.
+        """
         now = time.monotonic()
         return {s.spec.meid for s in self.active.values() if s.state == "active"
                 and now - s.last_report > self.stale_after * max(s.interval or s.spec.period_s, 0.05)

@@ -148,10 +148,11 @@ def test_a_broken_version_keeps_the_serving_one(registry):
         served.close()
 
 
-def test_a_fixed_version_is_served_without_following(registry):
-    served = ServedModel(registry, ModelRef.parse("load@1.1.0"), challenger_alias=None, follow=False).start()
+def test_a_pinned_version_is_served_without_a_following_thread(registry):
+    served = ServedModel(registry, ModelRef.parse("load@1.1.0"), challenger_alias=None, poll_s=0.05).start()
+    assert served.pinned and served.follower._thread is None  # nothing polls beside the serving thread
     registry.set_alias("load", "champion", "1.2.0", by="test")
-    time.sleep(0.1)
+    time.sleep(0.2)
     assert served.version == "1.1.0" and served.challenger is None
     f = served.forecast(["a"], np.full((1, 12, 1), 3.0, dtype=np.float32))
     assert f.version == "1.1.0" and f.values.shape == (1, 2)
