@@ -39,6 +39,8 @@ def run(ref: Annotated[str, typer.Argument(help="module:app, or traffic-steering
         rmr_port: Annotated[int, typer.Option(help="RMR data port.")] = 4560,
         name: Annotated[str | None, typer.Option(help="Name in RMR src (default RMR_SRC_ID or host name).")] = None,
         http_port: Annotated[int, typer.Option(help="Health/config/metrics HTTP port (0: pick one).")] = 8080,
+        http_host: Annotated[str, typer.Option(help="Bind address of the HTTP endpoints (all interfaces in a pod, "
+                                                    "where the platform probes them).")] = "0.0.0.0",
         state: Annotated[str, typer.Option(help="State store: memory, redis (DBAAS_SERVICE_HOST/PORT) or auto.")]
         = "auto",
         e2mgr_url: Annotated[str | None, typer.Option(help="E2 manager base URL for node discovery.")] = None,
@@ -53,6 +55,7 @@ def run(ref: Annotated[str, typer.Argument(help="module:app, or traffic-steering
     """Run an xApp until SIGTERM/SIGINT: drain, delete subscriptions, exit 0."""
     import logging
 
+    from ranml.config import parse_mapping
     from ranml.errors import ConfigError
     from ranml.host import run_until_signalled
     from ranml.protocols.rmr import seed_route_table
@@ -65,9 +68,10 @@ def run(ref: Annotated[str, typer.Argument(help="module:app, or traffic-steering
         setup_mdc_logging(xapp.name, logging.INFO if verbose else logging.WARNING)
     else:
         setup_logging(verbose)
-    settings = RunnerSettings(http_port=http_port, state=state, e2mgr_url=e2mgr_url,  # type: ignore[arg-type]
-                              nodes=list(node or []), kpm_period_ms=kpm_period_ms, submgr_url=submgr_url,
-                              client_host=name or "127.0.0.1")
+    settings = parse_mapping(RunnerSettings, {
+        "http_port": http_port, "http_host": http_host, "state": state, "e2mgr_url": e2mgr_url,
+        "nodes": list(node or []), "kpm_period_ms": kpm_period_ms, "submgr_url": submgr_url,
+        "client_host": name or "127.0.0.1"}, source="ranml xapp run options")
     values = _config_file(config)
 
     async def main() -> dict[str, object]:

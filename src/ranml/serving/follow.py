@@ -238,6 +238,11 @@ class ServedModel:
         self.follower.close()
 
     @property
+    def started(self) -> bool:
+        """Whether :meth:`start` has loaded the versions."""
+        return self._controller is not None
+
+    @property
     def pinned(self) -> bool:
         """Whether the reference names a version rather than an alias."""
         return self.model.ref in self.registry.versions(self.model.name)
@@ -350,7 +355,7 @@ class ServedModel:
     @property
     def version(self) -> str:
         """The champion version answering now."""
-        return self.champion.version if self._controller is not None else "?"
+        return self.champion.version if self.started else "?"
 
     def predict(self, cells: Sequence[str], windows: np.ndarray, issued_at: float,
                 deadline_s: float | None = None) -> np.ndarray:

@@ -129,7 +129,7 @@ class RegistryForecaster:
         ConfigError
             The model needs a feature the app's ``feature_map`` does not provide.
         """
-        served = self.served.start() if self.served.version == "?" else self.served
+        served = self.served if self.served.started else self.served.start()
         m = served.manifest
         unknown = [f for f in m.feature_names if f not in _CALENDAR and f not in self.feature_map]
         if unknown:
