@@ -58,8 +58,7 @@ def run(ref: Annotated[str, typer.Argument(help="module:app, or traffic-steering
     from ranml.config import parse_mapping
     from ranml.errors import ConfigError
     from ranml.host import run_until_signalled
-    from ranml.protocols.rmr import seed_route_table
-    from ranml.xapp import RmrTransport, RunnerSettings, Transport, XAppRunner, load_app, setup_mdc_logging
+    from ranml.xapp import RunnerSettings, XAppRunner, load_app, open_transport, setup_mdc_logging
 
     if transport not in ("python", "librmr"):
         raise ConfigError(f"--transport {transport!r}: use python or librmr")
@@ -75,14 +74,7 @@ def run(ref: Annotated[str, typer.Argument(help="module:app, or traffic-steering
     values = _config_file(config)
 
     async def main() -> dict[str, object]:
-        rmr: Transport
-        if transport == "librmr":
-            from ranml.xapp import OscRmrTransport
-
-            rmr = OscRmrTransport(rmr_port, src_id=name)  # routes: RMR_SEED_RT / RMR_RTG_SVC, as OSC sets them
-        else:
-            rmr = RmrTransport(rmr_port, name=name)
-            rmr.endpoint.routes = seed_route_table(rmr.endpoint.own_names)
+        rmr = open_transport(transport, rmr_port, name)
         runner = XAppRunner(xapp, rmr, settings, values)
         return await run_until_signalled(runner.start, runner.stop, lambda _: typer.echo(json.dumps(
             {"xapp": xapp.name, "rmr": rmr.name, "http_port": runner.http.port if runner.http else None}), err=True))

@@ -15,6 +15,7 @@ from ranml.xapp.forecast import Forecaster, HoltForecaster, RegistryForecaster
 from ranml.xapp.loader import load_app
 from ranml.xapp.logs import setup_mdc_logging
 from ranml.xapp.osc_transport import OscRmrTransport, librmr_available
+from ranml.xapp.rmr_setup import open_transport
 from ranml.xapp.runner import RunnerSettings, XAppRunner
 from ranml.xapp.state import MemoryStateStore, RedisStateStore, open_state_store
 from ranml.xapp.transport import MemoryHub, MemoryTransport, RmrTransport, SendError, Transport
@@ -54,6 +55,7 @@ __all__ = [
     "neighbours",
     "observe",
     "open_state_store",
+    "open_transport",
     "setup_mdc_logging",
     "validate_descriptor",
 ]
