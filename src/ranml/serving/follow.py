@@ -187,8 +187,8 @@ class ServedModel:
         When to promote or roll back (default :class:`~ranml.serving.canary.CanaryPolicy`).
     follow
         Follow alias moves on a helper thread (``False``: the versions found at start stay). A
-        model pinned to a version (``name@1.2.0``) is never followed: a version does not move,
-        and a polling thread would only take the serving thread's time.
+        model pinned to a version (``name@1.2.0``) is never followed and runs no canary: a version
+        does not move, and a polling thread would only take the serving thread's time.
     poll_s
         Alias polling period without pub/sub.
     by
@@ -223,6 +223,8 @@ class ServedModel:
             The model, its alias or its files are missing or corrupt.
         """
         champion_ref, challenger_ref = self.follower.resolve()
+        if self.pinned:
+            challenger_ref = None  # a pinned version is served as it is: no canary that could move it
         champion = ModelSlot(self._predictor(champion_ref)).start()
         challenger = self._challenger_slot(challenger_ref) if challenger_ref else None
         self._controller = CanaryController(champion, challenger, self.canary_policy, on_decision=self._decided,

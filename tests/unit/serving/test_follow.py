@@ -149,7 +149,8 @@ def test_a_broken_version_keeps_the_serving_one(registry):
 
 
 def test_a_pinned_version_is_served_without_a_following_thread(registry):
-    served = ServedModel(registry, ModelRef.parse("load@1.1.0"), challenger_alias=None, poll_s=0.05).start()
+    registry.set_alias("load", "challenger", "1.2.0", by="test")  # ignored: a pinned version runs no canary
+    served = ServedModel(registry, ModelRef.parse("load@1.1.0"), poll_s=0.05).start()
     assert served.pinned and served.follower._thread is None  # nothing polls beside the serving thread
     registry.set_alias("load", "champion", "1.2.0", by="test")
     time.sleep(0.2)
