@@ -70,3 +70,26 @@ def compile_with_pycrate(texts: list[str], out: Path, name: str):
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def univariate_registry(root: Path, name: str, model: str, input_steps: int, horizon: int, *, cells: int,
+                        seed: int, target: str | None = None, versions: tuple[str, ...] = ("1.0.0", "1.1.0")):
+    """A local registry with ``versions`` of ``model`` trained on synthetic hourly data (no features, no
+    calendar: what a dApp or a day-ahead rApp serves), ``champion`` on the first; needs torch."""
+    from ranml.benchmark import ModelShape, TrainSettings, WindowSpec, build_model, make_windows
+    from ranml.export import ExportGates, export_model
+    from ranml.serving import LocalRegistry
+    from ranml.telemetry import generate
+
+    spec = {"target": target} if target else {}
+    data = make_windows(generate(cells=cells, days=6, step="1h", seed=seed),
+                        WindowSpec(input_steps=input_steps, horizon=horizon, features=[], calendar=False,
+                                   max_train_windows=300, split={"train": 0.6, "val": 0.2}, **spec))
+    reg = LocalRegistry(root)
+    for version in versions:
+        built = build_model(model, ModelShape(input_steps, horizon, 1, 0, 24))
+        built.fit(data.x["train"], data.y["train"], data.x["val"], data.y["val"], TrainSettings(epochs=1))
+        r = export_model(built, data, model, "onnx", ExportGates(windows=16))
+        reg.register(name, r.files, r.manifest.model_dump(mode="json"), version=version)
+    reg.set_alias(name, "champion", versions[0], by="test")
+    return reg

@@ -1,15 +1,15 @@
-"""The typed state an app's lifespan yields, as its context holds it (xApp and rApp contexts alike)."""
+"""What the xApp and rApp definitions share: the state their lifespan yields, settings and registration rules."""
 
 from __future__ import annotations
 
-from typing import Any, Generic
+from typing import Any, Generic, Protocol
 
 from typing_extensions import TypeVar
 
 from ranml.config import AppSettings
-from ranml.errors import RanmlError
+from ranml.errors import ConfigError, RanmlError
 
-__all__ = ["ConfigT", "HoldsAppState", "StateT"]
+__all__ = ["AppInfo", "ConfigT", "HoldsAppState", "StateT", "check_app_settings", "register_once"]
 
 ConfigT = TypeVar("ConfigT", bound=AppSettings, default=AppSettings)
 StateT = TypeVar("StateT", default=None)
@@ -33,3 +33,41 @@ class HoldsAppState(Generic[StateT]):
     def set_app_state(self, value: StateT) -> None:
         """Set by the runner with what the lifespan yielded."""
         self._app_state = value
+
+
+class AppInfo(Protocol):
+    """What a handler may read of its app through the context."""
+
+    @property
+    def name(self) -> str:
+        """The app's name."""
+
+    @property
+    def version(self) -> str:
+        """Its semantic version."""
+
+
+def check_app_settings(app_name: str, config: object) -> None:
+    """Refuse a settings model that is not an :class:`~ranml.config.AppSettings` (it would drop unknown keys).
+
+    Raises
+    ------
+    ConfigError
+        ``config`` is neither ``None`` nor an ``AppSettings`` subclass.
+    """
+    if config is not None and not (isinstance(config, type) and issubclass(config, AppSettings)):
+        raise ConfigError(f"{app_name}: config must be a ranml.config.AppSettings subclass (unknown keys are "
+                          f"refused), not {config!r}")
+
+
+def register_once(app_name: str, what: str, current: object) -> None:
+    """Refuse a second registration of what an app has one of (its lifespan, its report handler...).
+
+    Raises
+    ------
+    ConfigError
+        ``current`` is already set.
+    """
+    if current is not None:
+        raise ConfigError(f"{app_name}: {what} is already registered ({getattr(current, '__name__', current)}); "
+                          f"an app has one, do both in it")

@@ -25,10 +25,7 @@ async def run_until_signalled(start: Callable[[], Awaitable[Started]], stop: Cal
     then its error is raised. ``stop`` must cope with a partial start.
     """
     stop_asked = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, stop_asked.set)
-    try:
+    async with on_stop_signals(stop_asked.set):
         starting: asyncio.Task[Started] = asyncio.ensure_future(start())
         waiting = asyncio.ensure_future(stop_asked.wait())
         await asyncio.wait([starting, waiting], return_when=asyncio.FIRST_COMPLETED)
@@ -44,9 +41,6 @@ async def run_until_signalled(start: Callable[[], Awaitable[Started]], stop: Cal
                 on_started(starting.result())
             await waiting
         return await stop()
-    finally:
-        for sig in STOP_SIGNALS:
-            loop.remove_signal_handler(sig)
 
 
 @contextmanager

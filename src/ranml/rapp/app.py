@@ -25,6 +25,7 @@ from typing import Any, Generic, cast
 
 from ranml.config import AppSettings
 from ranml.errors import ConfigError
+from ranml.host import check_app_settings, register_once
 from ranml.protocols.a1policies import PolicyType
 from ranml.rapp.context import ConfigT, RAppContext, StateT
 
@@ -58,18 +59,11 @@ class RApp(Generic[ConfigT, StateT]):
     policies: dict[int, PolicyType] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.config is not None and not (isinstance(self.config, type) and issubclass(self.config, AppSettings)):
-            raise ConfigError(f"{self.name}: config must be a ranml.config.AppSettings subclass (unknown keys are "
-                              f"refused), not {self.config!r}")
-
-    def _once(self, what: str, current: object) -> None:
-        if current is not None:
-            raise ConfigError(f"{self.name}: {what} is already registered ({getattr(current, '__name__', current)}); "
-                              f"an app has one, do both in it")
+        check_app_settings(self.name, self.config)
 
     def on_telemetry(self, fn: TelemetryHandler[ConfigT, StateT]) -> TelemetryHandler[ConfigT, StateT]:
         """Register ``handler(ctx, rows_added)``, called after each ingest (one per app)."""
-        self._once("a telemetry handler", self.telemetry_handler)
+        register_once(self.name, "a telemetry handler", self.telemetry_handler)
         self.telemetry_handler = fn
         return fn
 
@@ -93,7 +87,7 @@ class RApp(Generic[ConfigT, StateT]):
         """
         from contextlib import asynccontextmanager
 
-        self._once("a lifespan", self.lifespan_context)
+        register_once(self.name, "a lifespan", self.lifespan_context)
         self.lifespan_context = asynccontextmanager(fn)
         return fn
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol
+from typing import Any, Generic
 
 from ranml.errors import PolicyError
-from ranml.host import ConfigT, HoldsAppState, StateT
+from ranml.host import AppInfo, ConfigT, HoldsAppState, StateT
 from ranml.protocols.a1policies import PolicyType
 from ranml.rapp.a1client import A1Client
 from ranml.rapp.telemetry import TelemetryStore
@@ -20,18 +20,6 @@ from ranml.serving import ServedModel
 
 __all__ = ["AppInfo", "ConfigT", "RAppContext", "StateT"]
 
-
-
-class AppInfo(Protocol):
-    """What a handler may read of its app through the context (an :class:`~ranml.rapp.RApp` is one)."""
-
-    @property
-    def name(self) -> str:
-        """The app's name."""
-
-    @property
-    def version(self) -> str:
-        """The app's version."""
 
 
 @dataclass

@@ -23,6 +23,7 @@ from typing import Any, Generic, cast
 
 from ranml.config import AppSettings
 from ranml.errors import ConfigError
+from ranml.host import check_app_settings, register_once
 from ranml.protocols.e2sm import NrCgi
 from ranml.protocols.rmr import MTYPES, RmrMessage
 from ranml.xapp.a1 import PolicyRequest, parse_policy_request, policy_response
@@ -111,14 +112,7 @@ class XApp(Generic[ConfigT, StateT]):
     default_handler: MessageHandler[ConfigT, StateT] | None = None
 
     def __post_init__(self) -> None:
-        if self.config is not None and not (isinstance(self.config, type) and issubclass(self.config, AppSettings)):
-            raise ConfigError(f"{self.name}: config must be a ranml.config.AppSettings subclass (unknown keys are "
-                              f"refused), not {self.config!r}")
-
-    def _once(self, what: str, current: object, fn: object) -> None:
-        if current is not None:
-            raise ConfigError(f"{self.name}: {what} is already registered ({getattr(current, '__name__', current)}); "
-                              f"an app has one, do both in it")
+        check_app_settings(self.name, self.config)
 
     # -- registration -----------------------------------------------------------------------
     def on(self, mtype: int | str) -> Callable[[MessageHandler[ConfigT, StateT]], MessageHandler[ConfigT, StateT]]:
@@ -135,13 +129,13 @@ class XApp(Generic[ConfigT, StateT]):
 
     def on_default(self, fn: MessageHandler[ConfigT, StateT]) -> MessageHandler[ConfigT, StateT]:
         """Register the handler for message types nobody else handles (one per app)."""
-        self._once("a default handler", self.default_handler, fn)
+        register_once(self.name, "a default handler", self.default_handler)
         self.default_handler = fn
         return fn
 
     def on_report(self, fn: ReportHandler[ConfigT, StateT]) -> ReportHandler[ConfigT, StateT]:
         """Register ``handler(ctx, report)`` for decoded KPM reports (one call per cell; one per app)."""
-        self._once("a report handler", self.report_handler, fn)
+        register_once(self.name, "a report handler", self.report_handler)
         self.report_handler = fn
         return fn
 
@@ -152,7 +146,7 @@ class XApp(Generic[ConfigT, StateT]):
         """
         from contextlib import asynccontextmanager
 
-        self._once("a lifespan", self.lifespan_context, fn)
+        register_once(self.name, "a lifespan", self.lifespan_context)
         self.lifespan_context = asynccontextmanager(fn)
         return fn
 

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Protocol
 
+from ranml.host import AppInfo as BaseAppInfo
 from ranml.host import ConfigT, HoldsAppState, StateT
 from ranml.protocols import e2ap
 from ranml.protocols.e2sm import (
@@ -40,16 +41,8 @@ __all__ = ["AppInfo", "ConfigT", "Context", "NodeInfo", "StateT"]
 CTRL_REQ = MTYPES["RIC_CONTROL_REQ"]
 
 
-class AppInfo(Protocol):
-    """What the context tells of its app (an :class:`~ranml.xapp.XApp` is one)."""
-
-    @property
-    def name(self) -> str:
-        """The app's name."""
-
-    @property
-    def version(self) -> str:
-        """Its semantic version."""
+class AppInfo(BaseAppInfo, Protocol):
+    """What the context tells of its app (an :class:`~ranml.xapp.XApp` is one): name, version, requestor id."""
 
     @property
     def requestor_id(self) -> int:

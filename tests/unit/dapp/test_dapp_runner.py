@@ -77,21 +77,9 @@ def test_status_is_served_on_the_configured_address_while_the_loop_runs():
 def test_a_registry_model_follows_its_alias_between_slots(tmp_path):
     pytest.importorskip("torch", reason="the test exports a model with torch")
     pytest.importorskip("onnxruntime", reason="the runtime needs onnxruntime")
-    from ranml.benchmark import ModelShape, TrainSettings, WindowSpec, build_model, make_windows
-    from ranml.export import ExportGates, export_model
-    from ranml.serving import LocalRegistry
-    from ranml.telemetry import generate
+    from conftest import univariate_registry
 
-    data = make_windows(generate(cells=4, days=6, step="1h", seed=5),
-                        WindowSpec(input_steps=32, horizon=4, target="prb_util", features=[], calendar=False,
-                                   max_train_windows=300, split={"train": 0.6, "val": 0.2}))
-    reg = LocalRegistry(tmp_path / "reg")
-    for version in ("1.0.0", "1.1.0"):
-        model = build_model("nlinear", ModelShape(32, 4, 1, 0, 24))
-        model.fit(data.x["train"], data.y["train"], data.x["val"], data.y["val"], TrainSettings(epochs=1))
-        r = export_model(model, data, "nlinear", "onnx", ExportGates(windows=16))
-        reg.register("slots", r.files, r.manifest.model_dump(mode="json"), version=version)
-    reg.set_alias("slots", "champion", "1.0.0", by="test")
+    reg = univariate_registry(tmp_path / "reg", "slots", "nlinear", 32, 4, cells=4, seed=5, target="prb_util")
 
     def move(runner):
         time.sleep(0.4)

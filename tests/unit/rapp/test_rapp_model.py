@@ -11,27 +11,15 @@ pytest.importorskip("onnxruntime", reason="the runtime needs onnxruntime")
 
 from typer.testing import CliRunner
 
-from ranml.benchmark import ModelShape, TrainSettings, WindowSpec, build_model, make_windows
+from conftest import univariate_registry
 from ranml.cli.app import app as cli
-from ranml.export import ExportGates, export_model
 from ranml.rapp import RApp, RAppRunner
-from ranml.serving import LocalRegistry, ModelRef, ServedModel
-from ranml.telemetry import generate
+from ranml.serving import ModelRef, ServedModel
 
 
 @pytest.fixture
 def registry(tmp_path):
-    data = make_windows(generate(cells=3, days=6, step="1h", seed=2),
-                        WindowSpec(input_steps=24, horizon=24, features=[], calendar=False, max_train_windows=300,
-                                   split={"train": 0.6, "val": 0.2}))
-    reg = LocalRegistry(tmp_path / "reg")
-    for version in ("1.0.0", "1.1.0"):
-        model = build_model("seasonal_naive", ModelShape(24, 24, 1, 0, 24))
-        model.fit(data.x["train"], data.y["train"], data.x["val"], data.y["val"], TrainSettings(epochs=1))
-        r = export_model(model, data, "seasonal_naive", "onnx", ExportGates(windows=16))
-        reg.register("day-ahead", r.files, r.manifest.model_dump(mode="json"), version=version)
-    reg.set_alias("day-ahead", "champion", "1.0.0", by="test")
-    return reg
+    return univariate_registry(tmp_path / "reg", "day-ahead", "seasonal_naive", 24, 24, cells=3, seed=2)
 
 
 def test_ctx_model_forecasts_and_follows_the_alias(registry):
