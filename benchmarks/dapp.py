@@ -41,7 +41,7 @@ def build_registry(root: Path) -> str:
 
     table = generate(cells=CELLS, days=2, step="1min", seed=4)
     data = make_windows(table, WindowSpec(input_steps=32, horizon=4, target="prb_util", features=[], calendar=False,
-                                          max_train_windows=4000, max_eval_windows=500))
+                                          max_train_windows=4000, max_val_windows=500, max_test_windows=500))
     reg = LocalRegistry(root)
     for name in ("dlinear", "lstm"):
         model = build_model(name, ModelShape(32, 4, int(data.x["train"].shape[-1]), 0, 60 * 24))

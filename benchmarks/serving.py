@@ -302,7 +302,7 @@ def main() -> int:
         names = ["lstm"]
     data = make_windows(generate(cells=8, days=10, step="15min", seed=5),
                         WindowSpec(input_steps=96, horizon=4, features=["prb_util"], max_train_windows=500,
-                                   max_eval_windows=64))
+                                   max_val_windows=64, max_test_windows=64))
     rate = matmul_rate()
     print(f"float32 matmul rate, 1 thread: {rate / 1e9:.2f} GFLOP/s")
     if args.floor_sweep:

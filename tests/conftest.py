@@ -27,7 +27,7 @@ datasets:
       horizon: 2
       features: [prb_util]
       max_train_windows: 300
-      max_eval_windows: 100
+      max_val_windows: 100
 models:
 {models}
 train: {{epochs: 2, batch_size: 64, lr: 0.003, patience: 2}}

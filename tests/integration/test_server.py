@@ -31,7 +31,8 @@ TOKEN = "s3cret-token"
 def registry(tmp_path_factory):
     root = tmp_path_factory.mktemp("reg")
     data = make_windows(generate(cells=2, days=5, step="1h", seed=1),
-                        WindowSpec(input_steps=24, horizon=2, max_train_windows=100, max_eval_windows=16))
+                        WindowSpec(input_steps=24, horizon=2, max_train_windows=100,
+                                   max_val_windows=16, max_test_windows=16))
     model = build_model("nlinear", ModelShape(24, 2, int(data.x["train"].shape[-1])))
     model.fit(data.x["train"], data.y["train"], data.x["val"], data.y["val"], TrainSettings(epochs=1))
     reg = LocalRegistry(root)

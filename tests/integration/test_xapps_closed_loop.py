@@ -47,7 +47,7 @@ def registry(tmp_path_factory):
     table = generate(cells=6, days=3, step="1min", seed=2)
     data = make_windows(table, WindowSpec(input_steps=12, horizon=4, target="prb_util",
                                           features=["active_ues"], max_train_windows=3000,
-                                          max_eval_windows=500))
+                                          max_val_windows=500, max_test_windows=500))
     reg = LocalRegistry(tmp_path_factory.mktemp("registry"))
     for version, epochs in (("1.0.0", 1), ("1.1.0", 4)):
         model = build_model("nlinear", ModelShape(12, 4, int(data.x["train"].shape[-1]), 0, 60 * 24))

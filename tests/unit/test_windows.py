@@ -99,7 +99,7 @@ def test_unknown_target():
 
 
 def test_max_windows_subsamples_deterministically():
-    spec = WindowSpec(input_steps=12, horizon=2, target="v", max_train_windows=50, max_eval_windows=20)
+    spec = WindowSpec(input_steps=12, horizon=2, target="v", max_train_windows=50, max_test_windows=20)
     w1, w2 = make_windows(ramp_table(), spec), make_windows(ramp_table(), spec)
     assert len(w1.x["train"]) == 50 and len(w1.x["test"]) == 20
     np.testing.assert_array_equal(w1.x["train"], w2.x["train"])

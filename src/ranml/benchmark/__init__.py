@@ -14,6 +14,7 @@ from ranml.benchmark.job import windows_for
 from ranml.benchmark.metrics import mae
 from ranml.benchmark.models import ModelShape, TrainSettings, build_model, resolve_model
 from ranml.benchmark.onnx_export import export_onnx
+from ranml.benchmark.report import budget_cut
 from ranml.benchmark.runner import RunResult, plan_jobs, run_benchmark
 from ranml.benchmark.train import predict_module
 from ranml.benchmark.windows import WindowSpec, make_windows
@@ -26,6 +27,7 @@ __all__ = [
     "RunResult",
     "TrainSettings",
     "WindowSpec",
+    "budget_cut",
     "build_model",
     "export_onnx",
     "load_benchmark_config",

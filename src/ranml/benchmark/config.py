@@ -39,7 +39,11 @@ class SynthSource(RanmlModel):
 
 
 class FileSource(RanmlModel):
-    """A tidy CSV/Parquet file, with an optional column mapping (file column → ranml name)."""
+    """A tidy CSV/Parquet file, with an optional column mapping (file column → ranml name).
+
+    An integer time column is a step index with the declared ``step``; ``origin`` is the time of
+    step 0 (default 1970-01-01 00:00, so calendar features take step 0 as midnight).
+    """
 
     kind: Literal["file"]
     path: str
@@ -47,6 +51,7 @@ class FileSource(RanmlModel):
     columns: dict[str, str] = {}
     kpis: list[str] | None = None
     sort: bool = False
+    origin: str | None = None
 
 
 class MilanSource(RanmlModel):
@@ -67,7 +72,12 @@ class DatasetConfig(RanmlModel):
 
 
 class TrainConfig(RanmlModel):
-    """Training settings; a model's own ``train:`` overrides these field by field."""
+    """Training settings; a model's own ``train:`` overrides these field by field.
+
+    ``reuse_freed_memory`` keeps freed memory in the job's process for reuse (glibc: no ``mmap``
+    for large blocks while the job runs, see :mod:`ranml.benchmark.allocator`); ``false`` keeps the
+    C library's defaults, which return memory at once but fault every page in again.
+    """
 
     epochs: PositiveInt = 20
     batch_size: PositiveInt = 128
@@ -78,6 +88,7 @@ class TrainConfig(RanmlModel):
     max_seconds: Annotated[float, Field(gt=0)] | None = None
     threads: PositiveInt = 1
     loss: Literal["mse", "mae", "huber"] = "mse"
+    reuse_freed_memory: bool = True
 
 
 class SearchConfig(RanmlModel):

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ranml.benchmark.allocator import keep_freed_memory
 from ranml.benchmark.config import DatasetConfig, EnergyConfig, KpiConfig, ModelConfig, TrainConfig
 from ranml.benchmark.windows import WindowedData, make_grid_windows, make_windows
 from ranml.errors import DataError, RanmlError
@@ -33,11 +34,15 @@ log = logging.getLogger("ranml.benchmark.job")
 
 RECORD_FIELDS = [
     "model", "dataset", "horizon", "status", "mae", "rmse", "smape", "wape", "mase", "r2", "ssim",
-    "per_step_mae", "latency_p50_us", "latency_p99_us", "torch_latency_p50_us",
-    "torch_latency_p99_us", "throughput_per_s", "peak_memory_mb", "params", "flops", "model_bytes",
-    "train_seconds", "epochs", "energy_j", "energy_source", "inference_energy_uj", "hparams",
-    "job_id", "error",
+    "per_step_mae", "view", "scored_on", "targets_scored", "targets_masked", "windows_dropped",
+    "points_interpolated", "longest_gap_steps", "latency_p50_us", "latency_p99_us",
+    "torch_latency_p50_us", "torch_latency_p99_us", "throughput_per_s", "peak_memory_mb", "params",
+    "flops", "model_bytes", "train_seconds", "epochs", "best_epoch", "stopped_by", "energy_j",
+    "energy_source", "inference_energy_uj", "hparams", "job_id", "error",
 ]
+"""Leaderboard columns. ``scored_on`` fingerprints the test targets (the same for every model of a
+dataset and horizon, series or grid view); ``stopped_by`` is ``epochs``, ``early_stopping``,
+``time_budget`` or ``not_trainable``."""
 
 
 @dataclass(frozen=True)
@@ -113,7 +118,7 @@ def _load(cfg: DatasetConfig) -> TelemetryTable:
         return generate(SynthSpec(cells=src.cells, days=src.days, step=src.step, seed=src.seed,
                                   start=src.start, holidays=tuple(src.holidays)))
     if src.kind == "file":
-        return load_table(src.path, src.step, src.columns, src.kpis, sort=src.sort)
+        return load_table(src.path, src.step, src.columns, src.kpis, sort=src.sort, origin=src.origin)
     table = load_milan(src.paths)
     if src.squares:
         keep = {str(s) for s in src.squares}
@@ -163,7 +168,8 @@ def run_job(spec: JobSpec) -> dict[str, Any]:
          "train": spec.train.model_dump(mode="json"), "kpis": spec.kpis.model_dump(mode="json"),
          "energy": spec.energy.model_dump(mode="json"), "seed": spec.seed}, indent=2))
     try:
-        record.update(_execute(spec, tmp))
+        with keep_freed_memory(spec.train.reuse_freed_memory):
+            record.update(_execute(spec, tmp))
         record["status"] = "ok"
     except Exception as exc:  # a failing model is recorded; the run goes on
         record["status"] = "failed"
@@ -189,7 +195,7 @@ def _execute(spec: JobSpec, folder: Path) -> dict[str, Any]:
 
     from ranml.benchmark.energy import EnergyMeter
     from ranml.benchmark.kpis import count_flops, count_params, measure_onnx, measure_torch_latency
-    from ranml.benchmark.metrics import accuracy
+    from ranml.benchmark.metrics import accuracy, ssim
     from ranml.benchmark.models import resolve_model
     from ranml.benchmark.tuning import fit_model
 
@@ -207,7 +213,18 @@ def _execute(spec: JobSpec, folder: Path) -> dict[str, Any]:
     predicted = data.inverse(forecast, "test")
     if not np.isfinite(predicted).all():
         raise RanmlError(f"{spec.model.name}: the forecast contains non-finite values")
-    out: dict[str, Any] = accuracy(actual, predicted, data.mase_scale_for("test"), grid=spatial)
+    score, gaps = data.score, data.gaps
+    assert score is not None and gaps is not None
+    if score.scored == 0:
+        raise DataError(f"dataset {spec.dataset.name!r}: every test target was interpolated, nothing to "
+                        "score; lower windows.max_gap_steps or move the split")
+    # Every model of the dataset is scored on the same targets (series order, observed values only).
+    out: dict[str, Any] = accuracy(score.actual, data.scored_forecast(forecast), score.scale,
+                                   observed=score.observed)
+    if spatial:
+        out["ssim"] = ssim(actual, predicted, observed=data.observed["test"])
+    out.update(view=data.kind, scored_on=score.fingerprint, windows_dropped=gaps.windows_dropped,
+               points_interpolated=gaps.points_interpolated, longest_gap_steps=gaps.longest_gap_steps)
     module = model.torch_module()
     example = data.x["test"][:1]
     out["params"] = count_params(module)
@@ -229,7 +246,7 @@ def _execute(spec: JobSpec, folder: Path) -> dict[str, Any]:
         out["latency_p50_us"], out["latency_p99_us"] = p50, p99
         out["model_bytes"] = (folder / "checkpoint.pt").stat().st_size
     out["train_seconds"] = train_seconds
-    out["epochs"] = report.epochs
+    out["epochs"], out["best_epoch"], out["stopped_by"] = report.epochs, report.best_epoch, report.stopped_by
     out["energy_j"] = meter.reading.joules
     out["energy_source"] = meter.reading.source
     # One inference on one busy core: the same power model as the training estimate.
@@ -252,8 +269,7 @@ def _write_sample(folder: Path, data: WindowedData, actual: np.ndarray, predicte
         r, c = a.shape[2] // 2, a.shape[3] // 2
         a, p = a[:, :, r, c], p[:, :, r, c]
     times = data.time["test"][idx]
-    stamps = [str(np.datetime_as_string(t + np.timedelta64(k * int(data.step.value), "ns"), unit="m"))
-              for t in times for k in range(h)]
+    stamps = [data.time_label(t + np.timedelta64(k * int(data.step.value), "ns")) for t in times for k in range(h)]
     sample = {"cell": data.cells[int(first)] if data.kind == "series" else "grid-centre",
               "time": stamps, "actual": a.reshape(-1).tolist(), "forecast": p.reshape(-1).tolist()}
     (folder / "forecast_sample.json").write_text(json.dumps(sample))

@@ -1,7 +1,9 @@
 """The HTML report of a benchmark run: tables and plots in one self-contained file.
 
 Plots (matplotlib, inline SVG): error vs ONNX p99 latency with the Pareto front and the loop-class
-budgets, error per horizon step, and forecast vs actual on a test cell.
+budgets, error per horizon step, and forecast vs actual on a test cell. Tables: the selection, what
+windowing did with each dataset's gaps, and per (dataset, horizon) the leaderboard with each
+model's stop reason; a model the time budget stopped while it was still improving is flagged.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from ranml.benchmark.config import BenchmarkConfig
 from ranml.benchmark.selection import pareto_front
 from ranml.plots import svg
 
-__all__ = ["render_report"]
+__all__ = ["budget_cut", "render_report"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1d2733;max-width:1200px}
@@ -42,6 +44,40 @@ def _fmt(v: Any, digits: int = 3) -> str:
     if isinstance(v, int):
         return f"{v:,}"
     return html.escape(str(v))
+
+
+def budget_cut(record: dict[str, Any]) -> bool:
+    """Whether the time budget stopped a model while its validation loss was still improving."""
+    return (record.get("stopped_by") == "time_budget" and record.get("epochs") is not None
+            and record.get("best_epoch") == record.get("epochs"))
+
+
+def _stop_text(record: dict[str, Any]) -> str:
+    stopped = record.get("stopped_by")
+    if stopped in (None, "not_trainable"):
+        return "–"
+    text = f"{stopped.replace('_', ' ')} after {record.get('epochs')} (best {record.get('best_epoch')})"
+    return text + " ⚠" if budget_cut(record) else text
+
+
+def _data_table(data_reports: list[dict[str, Any]]) -> str:
+    head = ("<h2>Data: gaps and scored targets</h2><p class='note'>Gaps of up to <code>max_gap_steps</code> "
+            "are interpolated for the inputs; windows touching a longer gap are dropped; interpolated "
+            "targets are never scored. Every model of a dataset and horizon is scored on the same "
+            "targets (<code>scored_on</code>).</p><table><tr><th class='l'>dataset</th><th>h</th>"
+            "<th>cells</th><th>with gaps</th><th>missing</th><th>longest gap</th><th class='l'>where</th>"
+            "<th>interpolated</th><th>windows dropped</th><th>test targets</th><th>not scored</th>"
+            "<th class='l'>scored_on</th></tr>")
+    rows = []
+    for d in data_reports:
+        where = f"{d.get('longest_gap_cell')} at {d.get('longest_gap_start')}" if d.get("longest_gap_cell") else "–"
+        rows.append(f"<tr><td class='l'>{html.escape(str(d['dataset']))}</td><td>{d['horizon']}</td>"
+                    f"<td>{_fmt(d['cells'])}</td><td>{_fmt(d['cells_with_gaps'])}</td>"
+                    f"<td>{_fmt(d['missing_points'])}</td><td>{_fmt(d['longest_gap_steps'])}</td>"
+                    f"<td class='l'>{html.escape(where)}</td><td>{_fmt(d['points_interpolated'])}</td>"
+                    f"<td>{_fmt(d['windows_dropped'])}</td><td>{_fmt(d['test_targets'])}</td>"
+                    f"<td>{_fmt(d['test_targets_masked'])}</td><td class='l'><code>{d['scored_on']}</code></td></tr>")
+    return head + "".join(rows) + "</table>"
 
 
 def _pareto_plot(group: list[dict[str, Any]], metric: str, cfg: BenchmarkConfig, title: str) -> str:
@@ -108,7 +144,8 @@ def _forecast_plot(group: list[dict[str, Any]], out_dir: Path, metric: str, titl
     for model, s in samples:
         ax.plot(range(len(s["forecast"])), s["forecast"], lw=1, label=model)
     ticks = list(range(0, len(first["time"]), max(1, len(first["time"]) // 8)))
-    ax.set_xticks(ticks, [first["time"][i][5:16] for i in ticks], fontsize=7)
+    labels = [t if t.startswith("step") else t[5:16] for t in first["time"]]
+    ax.set_xticks(ticks, [labels[i] for i in ticks], fontsize=7)
     ax.set_title(f"{title} — cell {first['cell']} (best {len(samples)} models)", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=3)
@@ -116,8 +153,8 @@ def _forecast_plot(group: list[dict[str, Any]], out_dir: Path, metric: str, titl
 
 
 def render_report(cfg: BenchmarkConfig, records: list[dict[str, Any]], selection: list[dict[str, Any]],
-                  out_dir: Path) -> str:
-    """Return the report page as HTML text."""
+                  out_dir: Path, data_reports: list[dict[str, Any]] | None = None) -> str:
+    """Return the report page as HTML text (``data_reports``: the ``data`` entries of ``run.json``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -138,10 +175,12 @@ def render_report(cfg: BenchmarkConfig, records: list[dict[str, Any]], selection
                      f"<td class='l chosen'>{_fmt(s.get('model'))}</td>"
                      f"<td class='l'>{html.escape(s['reason'])}</td></tr>")
     parts.append("</table>")
+    if data_reports:
+        parts.append(_data_table(data_reports))
     cols = {"mae": "MAE", "rmse": "RMSE", "smape": "sMAPE %", "mase": "MASE", "r2": "R²",
             "latency_p50_us": "p50 µs", "latency_p99_us": "p99 µs", "throughput_per_s": "batch-64 /s",
             "peak_memory_mb": "mem MB", "params": "params", "flops": "FLOPs", "model_bytes": "bytes",
-            "train_seconds": "train s", "energy_j": "energy J"}
+            "train_seconds": "train s", "energy_j": "energy J", "stopped_by": "stopped by"}
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for r in records:
         groups.setdefault((r["dataset"], r["horizon"]), []).append(r)
@@ -152,9 +191,18 @@ def render_report(cfg: BenchmarkConfig, records: list[dict[str, Any]], selection
         for r in sorted(group, key=lambda r: (r["status"] != "ok", r.get(metric) or 0.0)):
             cls = " class='failed'" if r["status"] != "ok" else ""
             status = r["status"] if r["status"] == "ok" else f"failed: {html.escape(str(r.get('error')))[:120]}"
+            cells = "".join(f"<td class='l'>{html.escape(_stop_text(r))}</td>" if c == "stopped_by"
+                            else f"<td>{_fmt(r.get(c))}</td>" for c in cols)
             parts.append(f"<tr{cls}><td class='l'>{html.escape(r['model'])}</td><td class='l'>{status}</td>"
-                         + "".join(f"<td>{_fmt(r.get(c))}</td>" for c in cols) + "</tr>")
-        parts.append("</table></div><div class='grid'>")
+                         + cells + "</tr>")
+        parts.append("</table></div>")
+        for r in group:
+            if budget_cut(r):
+                parts.append(f"<p class='note budget'>⚠ {html.escape(r['model'])} stopped on the time budget "
+                             f"(<code>train.max_seconds</code>) after {r['epochs']} epoch(s), still improving: its "
+                             "rank is a budget artefact, not a model result. Raise max_seconds or lower the "
+                             "data size.</p>")
+        parts.append("<div class='grid'>")
         parts.append(f"<div>{_pareto_plot(group, metric, cfg, 'Error vs latency')}</div>")
         parts.append(f"<div>{_horizon_plot(group, 'Error per horizon step')}</div></div>")
         parts.append(_forecast_plot(group, out_dir, metric, "Forecast vs actual"))

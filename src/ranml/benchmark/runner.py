@@ -7,7 +7,9 @@ Results folder layout::
     DIR/selection.json     chosen model per loop class (and dataset, horizon), with reasons
     DIR/pareto.json        error/latency Pareto front per (dataset, horizon)
     DIR/report.html        plots
-    DIR/run.json           config, backend, timings
+    DIR/run.json           config, backend, timings, and per dataset and horizon what windowing did
+                           with the data ("data": gaps, windows dropped, points interpolated, test
+                           targets scored and left out)
     DIR/jobs/<job_id>/     config.json, metrics.json, checkpoint.pt, model.onnx, forecast_sample.json
 
 The whole config is checked (models resolvable, data loadable and long enough) before anything is
@@ -29,12 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from ranml.benchmark.backends import make_backend
-from ranml.benchmark.config import BenchmarkConfig
+from ranml.benchmark.config import BenchmarkConfig, ModelConfig
 from ranml.benchmark.job import RECORD_FIELDS, JobSpec, windows_for
-from ranml.benchmark.models import ZOO, resolve_model
+from ranml.benchmark.models import ZOO, ForecastModel, ModelShape, resolve_model
 from ranml.benchmark.selection import pareto_front, select
 from ranml.benchmark.tuning import merge_train
-from ranml.errors import BenchmarkError, UnknownModelError
+from ranml.errors import BenchmarkError, ConfigError, ModelError, UnknownModelError
 
 __all__ = ["RunResult", "expected_cost", "plan_jobs", "run_benchmark", "write_atomic"]
 
@@ -56,13 +58,23 @@ class RunResult:
 def plan_jobs(cfg: BenchmarkConfig, out_dir: str | Path) -> list[JobSpec]:
     """Expand the config into jobs and check that each can start.
 
+    Every model is built and run once on its windows' shape, so a constraint a model has (one
+    season of input, a patch no longer than the window, a misspelt parameter) fails here, before
+    any training, naming the model, the dataset and the field.
+
     Raises
     ------
     UnknownModelError
         A model name is not in the zoo (the valid names are listed).
     ConfigError, DataError
-        A training override is invalid, or a dataset cannot be loaded or windowed.
+        A training override or a model's params are invalid for its windows, or a dataset cannot
+        be loaded or windowed.
     """
+    return _plan(cfg, out_dir)[0]
+
+
+def _plan(cfg: BenchmarkConfig, out_dir: str | Path) -> tuple[list[JobSpec], list[dict[str, Any]]]:
+    """The jobs, and per (dataset, horizon) what windowing did with the data (gaps, targets)."""
     for i, m in enumerate(cfg.models):
         if m.ref is None and m.name not in ZOO:
             raise UnknownModelError(
@@ -72,22 +84,35 @@ def plan_jobs(cfg: BenchmarkConfig, out_dir: str | Path) -> list[JobSpec]:
     classes = {m.name: resolve_model(m.target) for m in cfg.models}
     trains = {m.name: merge_train(cfg.train, m.train, f"models[{i}].train") for i, m in enumerate(cfg.models)}
     jobs = []
-    for ds in cfg.datasets:
+    data_reports: dict[tuple[str, int], dict[str, Any]] = {}
+    for j, ds in enumerate(cfg.datasets):
         horizons = cfg.horizons or [ds.windows.horizon]
         for h in horizons:
-            for m in cfg.models:
+            for i, m in enumerate(cfg.models):
                 spatial = classes[m.name].capabilities.spatial
                 if spatial and not ds.grid:
                     log.info("skipping %s on %s: spatial model, dataset has grid: false", m.name, ds.name)
                     continue
-                windows_for(ds, h, spatial)  # fail fast on unusable data
+                data = windows_for(ds, h, spatial)  # fail fast on unusable data
+                if (ds.name, h) not in data_reports and data.gaps is not None and data.score is not None:
+                    data_reports[(ds.name, h)] = {"dataset": ds.name, "horizon": h, "clock": data.clock,
+                                                  "scored_on": data.score.fingerprint, **data.gaps.to_dict()}
+                _check_model(classes[m.name], m, i, data.model_shape(), f"datasets[{j}] ({ds.name!r}), horizon {h}")
                 trainable = classes[m.name].capabilities.trainable
                 job_id = JobSpec.make_id(ds, h, m, trains[m.name] if trainable else None, cfg.kpis,
                                          cfg.energy, cfg.seed)
                 jobs.append(JobSpec(job_id, ds, h, m, trains[m.name], cfg.kpis, cfg.energy, cfg.seed, str(out_dir)))
     if not jobs:
         raise BenchmarkError("the config yields no job (spatial models need a dataset with grid: true)")
-    return jobs
+    return jobs, list(data_reports.values())
+
+
+def _check_model(cls: type[ForecastModel], m: ModelConfig, index: int, shape: ModelShape, where: str) -> None:
+    """Construct and check one model on its windows' shape; a problem becomes a ConfigError naming both."""
+    try:
+        cls(shape, **m.params).check()
+    except ModelError as exc:
+        raise ConfigError(f"models[{index}] ({m.name}) on {where}: {exc}") from None
 
 
 # Relative cost of one training run per zoo model on the same windows, measured on the quick config
@@ -161,7 +186,13 @@ def run_benchmark(
     start = time.perf_counter()
     out = Path(out_dir)
     runner = make_backend(backend, workers, scheduler)
-    jobs = plan_jobs(cfg, out.resolve())
+    jobs, data_reports = _plan(cfg, out.resolve())
+    for d in data_reports:
+        if d["windows_dropped"] or d["points_interpolated"]:
+            log.warning("%s/h%d: %d windows dropped around gaps (longest %d steps, cell %s), %d points "
+                        "interpolated, %d test targets not scored", d["dataset"], d["horizon"], d["windows_dropped"],
+                        d["longest_gap_steps"], d["longest_gap_cell"], d["points_interpolated"],
+                        d["test_targets_masked"])
     out.mkdir(parents=True, exist_ok=True)
     (out / "jobs").mkdir(exist_ok=True)
     reused: dict[str, dict[str, Any]] = {}
@@ -196,7 +227,7 @@ def run_benchmark(
     }
     from ranml.benchmark.report import render_report
 
-    report_html = render_report(cfg, records, selection, out)
+    report_html = render_report(cfg, records, selection, out, data_reports)
     write_atomic(files["leaderboard.json"], json.dumps(records, indent=2))
     write_atomic(files["leaderboard.csv"], _csv_text(records))
     write_atomic(files["selection.json"], json.dumps(selection, indent=2))
@@ -205,6 +236,6 @@ def run_benchmark(
         {"name": cfg.name, "config": cfg.model_dump(mode="json"), "config_path": config_path,
          "backend": runner.name, "workers": workers, "scheduler": scheduler, "jobs": len(jobs),
          "reused": len(reused), "failed": sum(r["status"] != "ok" for r in records),
-         "wall_seconds": wall}, indent=2))
+         "wall_seconds": wall, "data": data_reports}, indent=2))
     write_atomic(files["report.html"], report_html)
     return RunResult(out, records, selection, len(reused), wall, files)

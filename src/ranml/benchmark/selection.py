@@ -4,16 +4,23 @@ For each (dataset, horizon) and each loop class with budget ``B`` ms: among the 
 p99 latency fits ``budget_fraction × B``, pick the most accurate by the configured metric; models
 within ``tie_tolerance`` (relative) of the best are near-ties, broken by inference energy, then by
 peak memory.
+
+Only models scored on the same test targets (the record's ``scored_on`` fingerprint) are ranked
+together: the harness scores the series and grid views of a dataset on the same targets, so this
+splits a group only when something (an older record, a custom harness) scored differently.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ranml.benchmark.config import SelectionConfig
 
 __all__ = ["pareto_front", "select"]
+
+log = logging.getLogger("ranml.benchmark.selection")
 
 
 def _ok(records: Iterable[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
@@ -39,17 +46,24 @@ def pareto_front(records: Sequence[dict[str, Any]], metric: str = "mase") -> lis
 def select(records: Sequence[dict[str, Any]], cfg: SelectionConfig) -> list[dict[str, Any]]:
     """Chosen model per (loop class, dataset, horizon), each with the reason in words and numbers."""
     metric = cfg.metric
-    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
     for r in _ok(records, metric):
-        groups.setdefault((r["dataset"], r["horizon"]), []).append(r)
+        groups.setdefault((r["dataset"], r["horizon"], str(r.get("scored_on") or "")), []).append(r)
+    target_sets: dict[tuple[str, int], int] = {}
+    for dataset, horizon, _ in groups:
+        target_sets[(dataset, horizon)] = target_sets.get((dataset, horizon), 0) + 1
+    for (dataset, horizon), n in target_sets.items():
+        if n > 1:
+            log.warning("%s/h%d: models were scored on %d different target sets; each set is ranked on its own",
+                        dataset, horizon, n)
     out = []
     for loop, budget_ms in cfg.loop_classes.items():
         limit_us = budget_ms * 1000.0 * cfg.budget_fraction
-        for (dataset, horizon), group in sorted(groups.items()):
+        for (dataset, horizon, scored_on), group in sorted(groups.items()):
             fits = [r for r in group if r["latency_p99_us"] <= limit_us]
             entry: dict[str, Any] = {
                 "loop_class": loop, "budget_ms": budget_ms, "latency_limit_us": limit_us,
-                "dataset": dataset, "horizon": horizon, "metric": metric,
+                "dataset": dataset, "horizon": horizon, "metric": metric, "scored_on": scored_on or None,
                 "candidates": len(group), "fitting": len(fits),
             }
             if not fits:

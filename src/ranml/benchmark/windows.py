@@ -6,27 +6,39 @@ The harness turns a :class:`TelemetryTable` into arrays; models only ever see ar
   per cell and start position; features are the target first, then extra KPIs, then calendar.
 * Grid view: ``x[n, input_steps, rows, cols]`` → ``y[n, horizon, rows, cols]`` (target only).
 
-Scalers are fitted on the training split only (per cell and feature), splits are chronological
-(by ratio or by dates) and gaps are handled explicitly: gaps up to ``max_gap_steps`` are linearly
-interpolated, windows touching a longer gap are dropped (and counted).
+Scalers are fitted on the training split only (per cell and feature). Splits are chronological:
+by ratios, by dates (or step numbers on an integer clock), or the last ``test_steps`` /
+``val_steps`` steps. Gaps are handled explicitly and accounted for (:class:`GapReport`): gaps of
+up to ``max_gap_steps`` are linearly interpolated for the inputs, windows touching a longer gap
+are dropped, and interpolated points are never scored.
+
+Both views of one dataset are scored on the same targets (:class:`ScoreSet`): the test windows of
+the series view, in original units, with the same MASE scale per cell; a grid forecast is read at
+each cell's square. So a grid model and a series model on one dataset compare.
 """
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import logging
+import warnings
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
+from pydantic import Field, field_validator
 
+from ranml.benchmark.gaps import GapReport, fill_short_gaps, gap_counts
 from ranml.config import RanmlModel
 from ranml.errors import DataError
 from ranml.telemetry import TelemetryTable
 
 __all__ = [
     "Scaler",
+    "ScoreSet",
     "SplitSpec",
     "WindowSpec",
     "WindowedData",
@@ -37,19 +49,40 @@ __all__ = [
 log = logging.getLogger("ranml.telemetry")
 
 CALENDAR_FEATURES = ("hour_sin", "hour_cos", "dow_sin", "dow_cos")
+SPLITS = ("train", "val", "test")
 
 
 class SplitSpec(RanmlModel):
-    """Chronological split: by ratios, or by dates (``train_end`` / ``val_end``, exclusive)."""
+    """Chronological split, one of three ways.
+
+    * ratios ``train`` / ``val`` of the time axis (the rest is test);
+    * ``train_end`` / ``val_end`` (exclusive): dates, or step numbers on an integer clock;
+    * ``test_steps`` (and ``val_steps``, default the same): the last steps of the time axis are
+      the test period, the steps before it the validation period. A window belongs to the period
+      that holds all of its targets.
+    """
 
     train: float = 0.7
     val: float = 0.1
-    train_end: str | None = None
-    val_end: str | None = None
+    train_end: str | int | None = None
+    val_end: str | int | None = None
+    test_steps: Annotated[int, Field(gt=0)] | None = None
+    val_steps: Annotated[int, Field(gt=0)] | None = None
+
+    @field_validator("train_end", "val_end", mode="before")
+    @classmethod
+    def _date_text(cls, value: object) -> object:
+        """YAML reads an unquoted ``2026-03-20`` as a date: keep it as ISO text."""
+        return value.isoformat() if isinstance(value, datetime.date) else value
 
 
 class WindowSpec(RanmlModel):
-    """How windows are cut from the table."""
+    """How windows are cut from the table.
+
+    ``max_train_windows`` thins the training windows; ``max_val_windows`` and ``max_test_windows``
+    keep evenly spaced forecast origins (all cells at each) so that at most that many windows
+    remain. The test set is complete unless ``max_test_windows`` is set.
+    """
 
     input_steps: int = 96
     horizon: int = 4
@@ -61,7 +94,19 @@ class WindowSpec(RanmlModel):
     max_gap_steps: int = 4
     split: SplitSpec = SplitSpec()
     max_train_windows: int | None = None
-    max_eval_windows: int | None = None
+    max_val_windows: int | None = None
+    max_test_windows: int | None = None
+    max_eval_windows: int | None = Field(default=None, exclude=True)
+    """Removed: it capped validation and test together. Refused with the replacement named."""
+
+    @field_validator("max_eval_windows")
+    @classmethod
+    def _removed(cls, value: int | None) -> None:
+        if value is not None:
+            raise ValueError(
+                "max_eval_windows was split in two: use max_val_windows to thin validation and "
+                "max_test_windows only if the test set must be subsampled (it is complete by default)"
+            )
 
 
 @dataclass(frozen=True)
@@ -92,6 +137,36 @@ class Scaler:
         return {"kind": self.kind, "shift": self.shift.tolist(), "scale": self.scale.tolist()}
 
 
+@dataclass(frozen=True)
+class ScoreSet:
+    """The test targets every model of a dataset is scored on, in original units.
+
+    One row per (cell, forecast origin) of the series view's test windows, in that order.
+    ``observed`` is ``False`` where the target was interpolated (never scored). For the grid view
+    ``window``, ``row`` and ``col`` say where each row's forecast is read.
+    """
+
+    actual: np.ndarray
+    observed: np.ndarray
+    scale: np.ndarray
+    cell: np.ndarray
+    time: np.ndarray
+    window: np.ndarray
+    row: np.ndarray | None = None
+    col: np.ndarray | None = None
+    fingerprint: str = ""
+
+    @property
+    def scored(self) -> int:
+        """Number of target values that count."""
+        return int(self.observed.sum())
+
+    @property
+    def masked(self) -> int:
+        """Number of target values left out (interpolated)."""
+        return int(self.observed.size - self.observed.sum())
+
+
 @dataclass
 class WindowedData:
     """Arrays for one (dataset, window spec): scaled inputs/targets per split plus bookkeeping."""
@@ -112,6 +187,12 @@ class WindowedData:
     kind: str = "series"
     grid_origin: tuple[int, int] | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    observed: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per split, ``True`` where a target value was observed (same shape as ``y``)."""
+    score: ScoreSet | None = None
+    gaps: GapReport | None = None
+    clock: str = "datetime"
+    origin: pd.Timestamp | None = None
 
     @property
     def input_steps(self) -> int:
@@ -139,12 +220,6 @@ class WindowedData:
             grid=(int(self.x["train"].shape[2]), int(self.x["train"].shape[3])) if spatial else None,
         )
 
-    def mase_scale_for(self, split: str) -> np.ndarray:
-        """MASE denominators broadcastable to the targets of ``split``."""
-        if self.kind == "grid":
-            return self.mase_scale[None, None]
-        return self.mase_scale[self.cell[split]][:, None]
-
     def inverse(self, y_scaled: np.ndarray, split: str) -> np.ndarray:
         """Turn scaled forecasts of ``split`` (all its rows, or its first rows) back into original units."""
         if self.kind == "grid":
@@ -152,6 +227,25 @@ class WindowedData:
             return y_scaled * self.scaler.scale[:, 0].reshape(grid) + self.scaler.shift[:, 0].reshape(grid)
         # ``y_scaled`` may cover only the first rows of the split (e.g. a parity sample).
         return self.scaler.inverse_target(y_scaled, self.cell[split][: len(y_scaled)], self.target_index)
+
+    def scored_forecast(self, test_forecast: np.ndarray) -> np.ndarray:
+        """A model's scaled forecast of every test window, as the rows of :attr:`score` in original units."""
+        if self.score is None:
+            raise DataError("these windows carry no score set; build them with make_windows/make_grid_windows")
+        original = self.inverse(test_forecast, "test")
+        if self.kind == "grid":
+            assert self.score.row is not None and self.score.col is not None
+            return original[self.score.window, :, self.score.row, self.score.col]
+        return original[self.score.window]
+
+    def time_label(self, t: np.datetime64) -> str:
+        """A timestamp as people read it: a date and time, or ``step N`` on an integer clock."""
+        if self.clock == "index" and self.origin is not None:
+            return f"step {int((pd.Timestamp(t) - self.origin) // self.step)}"
+        return str(np.datetime_as_string(t, unit="m"))
+
+
+SplitBounds = tuple[pd.Timestamp, pd.Timestamp]
 
 
 def _calendar(times: pd.DatetimeIndex) -> np.ndarray:
@@ -164,64 +258,161 @@ def _calendar(times: pd.DatetimeIndex) -> np.ndarray:
     )
 
 
-def _fill_short_gaps(values: np.ndarray, max_gap: int) -> np.ndarray:
-    """Linearly interpolate interior NaN runs of at most ``max_gap`` steps along axis 0 (per column).
-
-    Longer runs, and runs at either end, stay NaN: windows touching them are dropped.
-    """
-    out = np.array(values, dtype=np.float64, copy=True)
-    if max_gap <= 0:
-        return out
-    steps = np.arange(out.shape[0])
-    for c in range(out.shape[1]):
-        col = out[:, c]
-        na = np.isnan(col)
-        if not na.any() or na.all():
-            continue
-        # Run lengths of NaN stretches, broadcast back to every position of the run.
-        edges = np.diff(np.concatenate(([0], na.view(np.int8), [0])))
-        run_start, run_end = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        fill = np.zeros_like(na)
-        for a, b in zip(run_start, run_end, strict=True):
-            if b - a <= max_gap and a > 0 and b < len(col):
-                fill[a:b] = True
-        if fill.any():
-            ok = ~na
-            col[fill] = np.interp(steps[fill], steps[ok], col[ok])
-    return out
+def _bound(value: str | int, table: TelemetryTable, name: str) -> pd.Timestamp:
+    if isinstance(value, int):
+        if not table.index_clock:
+            raise DataError(f"split.{name}: {value} is a step number, but the data has a real clock; give a date")
+        return table.origin + value * table.step
+    try:
+        return pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise DataError(f"split.{name}: {value!r} is not a date (e.g. '2026-03-20')") from None
 
 
-def _split_bounds(times: pd.DatetimeIndex, split: SplitSpec) -> tuple[pd.Timestamp, pd.Timestamp]:
-    if split.train_end or split.val_end:
-        if not (split.train_end and split.val_end):
+def _split_bounds(times: pd.DatetimeIndex, split: SplitSpec, table: TelemetryTable,
+                  min_train: int) -> SplitBounds:
+    """``(a, b)``: training targets end before ``a``, validation targets lie in ``[a, b)``, test after."""
+    dates = split.train_end is not None or split.val_end is not None
+    steps = split.test_steps is not None or split.val_steps is not None
+    if dates and steps:
+        raise DataError("split: give dates (train_end/val_end) or steps (test_steps/val_steps), not both")
+    if dates:
+        if split.train_end is None or split.val_end is None:
             raise DataError("split: give both train_end and val_end, or neither (use ratios)")
-        a, b = pd.Timestamp(split.train_end), pd.Timestamp(split.val_end)
+        a, b = _bound(split.train_end, table, "train_end"), _bound(split.val_end, table, "val_end")
         if not times[0] < a < b <= times[-1]:
             raise DataError(
                 f"split: need {times[0]} < train_end < val_end <= {times[-1]}, got {a} / {b}"
             )
         return a, b
+    n = len(times)
+    if steps:
+        if split.test_steps is None:
+            raise DataError("split: val_steps needs test_steps (the test period comes last)")
+        test = split.test_steps
+        val = split.val_steps if split.val_steps is not None else test
+        if n - test - val < min_train:
+            raise DataError(
+                f"split: test_steps={test} and val_steps={val} leave {n - test - val} of {n} steps for "
+                f"training, fewer than one window ({min_train}); lower them or use more data"
+            )
+        return times[n - test - val], times[n - test]
     if not (0 < split.train < 1 and 0 <= split.val < 1 and split.train + split.val < 1):
         raise DataError(f"split: ratios train={split.train} val={split.val} must be in (0,1) and sum < 1")
-    n = len(times)
     return times[int(n * split.train)], times[int(n * (split.train + split.val))]
 
 
-def _assign(target_start: np.ndarray, target_end: np.ndarray, a: np.datetime64,
-            b: np.datetime64) -> dict[str, np.ndarray]:
-    """Split membership by target times: train ends before ``a``, val lies in ``[a, b)``, test after."""
-    return {
-        "train": target_end < a,
-        "val": (target_start >= a) & (target_end < b),
-        "test": target_start >= b,
-    }
-
-
-def _subsample(mask: np.ndarray, limit: int | None) -> np.ndarray:
-    idx = np.flatnonzero(mask)
+def _subsample(idx: np.ndarray, limit: int | None) -> np.ndarray:
+    """At most ``limit`` evenly spaced entries of ``idx`` (deterministic)."""
     if limit is not None and len(idx) > limit:
         idx = idx[np.linspace(0, len(idx) - 1, limit).round().astype(int)]
     return idx
+
+
+def _mase_scale(train_target: np.ndarray, season: int) -> np.ndarray:
+    """In-sample seasonal-naive MAE per column (naive with lag 1 on less than two seasons)."""
+    lag = season if len(train_target) > season else 1
+    scale = np.nanmean(np.abs(train_target[lag:] - train_target[:-lag]), axis=0)
+    return np.where(np.isfinite(scale) & (scale > 1e-9), scale, 1.0)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What both views of a dataset share: the time axis, filled values, splits, origins and targets."""
+
+    times: pd.DatetimeIndex
+    cells: list[str]
+    kpis: list[str]
+    filled: np.ndarray  # [T, C, K]
+    observed: np.ndarray  # [T, C] target value present in the data
+    train_rows: np.ndarray  # [T] bool
+    starts: np.ndarray  # forecast origins: index of the first input step
+    origins: dict[str, np.ndarray]  # per split: positions into ``starts`` (val/test thinned)
+    complete: np.ndarray  # [len(starts), C] series window without NaN (inputs and targets)
+    mase: np.ndarray  # [C]
+    season: int
+    gap_counts: dict[str, Any]
+
+
+def _prepare(table: TelemetryTable, spec: WindowSpec, kpis: list[str]) -> _Prepared:
+    for name in kpis:
+        if name not in table.kpis:
+            raise DataError(f"windows: KPI {name!r} is not in the data (have {table.kpis})")
+    if spec.input_steps < 1 or spec.horizon < 1 or spec.stride < 1:
+        raise DataError("windows: input_steps, horizon and stride must be >= 1")
+    mats = []
+    times: pd.DatetimeIndex | None = None
+    cells: list[str] = []
+    for kpi in kpis:
+        times, cells, m = table.to_matrix(kpi)
+        mats.append(m)
+    assert times is not None
+    raw = np.stack(mats, axis=2)  # [T, C, K]
+    T, C, K = raw.shape
+    L, H = spec.input_steps, spec.horizon
+    if T < L + H:
+        raise DataError(
+            f"windows: the series has {T} steps, shorter than one window ({L} input + {H} horizon); "
+            "use a shorter input_steps/horizon or more data"
+        )
+    a, b = _split_bounds(times, spec.split, table, L + H)
+    filled = fill_short_gaps(raw.reshape(T, C * K), spec.max_gap_steps).reshape(T, C, K)
+    observed = np.isfinite(raw[:, :, 0])
+    train_rows = np.asarray(times < a)
+    season = int(pd.Timedelta("1D") / table.step)
+    starts = np.arange(0, T - L - H + 1, spec.stride)
+    tns = times.to_numpy()
+    first, last = tns[starts + L], tns[starts + L + H - 1]
+    member = {"train": last < a.to_datetime64(),
+              "val": (first >= a.to_datetime64()) & (last < b.to_datetime64()),
+              "test": first >= b.to_datetime64()}
+    finite = np.isfinite(filled).all(axis=2)  # [T, C]
+    # A window is complete when its L inputs and H targets are finite: windowed sums of NaN flags.
+    bad = np.concatenate([np.zeros((1, C)), np.cumsum(~finite, axis=0)])
+    complete = (bad[starts + L + H] - bad[starts]) == 0  # [n_starts, C]
+    origins = {
+        "train": np.flatnonzero(member["train"]),
+        "val": _subsample(np.flatnonzero(member["val"]), _origin_limit(spec.max_val_windows, C)),
+        "test": _subsample(np.flatnonzero(member["test"]), _origin_limit(spec.max_test_windows, C)),
+    }
+    return _Prepared(
+        times=times, cells=list(cells), kpis=kpis, filled=filled, observed=observed,
+        train_rows=train_rows, starts=starts, origins=origins, complete=complete,
+        mase=_mase_scale(filled[train_rows][:, :, 0], season), season=season,
+        gap_counts=gap_counts(raw[:, :, 0], filled[:, :, 0], list(cells), times, table),
+    )
+
+
+def _origin_limit(max_windows: int | None, cells: int) -> int | None:
+    return None if max_windows is None else max(1, max_windows // max(1, cells))
+
+
+def _score_set(prep: _Prepared, spec: WindowSpec) -> tuple[ScoreSet, np.ndarray]:
+    """The test targets (series view order: cell-major, then origin) and each row's test-window position.
+
+    The second value maps each score row to its window index in the series view's test split.
+    """
+    L, H = spec.input_steps, spec.horizon
+    test = prep.origins["test"]
+    ok = prep.complete[test]  # [n_test_origins, C]
+    cell_idx, origin_pos = np.nonzero(ok.T)  # cell-major
+    origin = prep.starts[test][origin_pos]
+    target_rows = origin[:, None] + L + np.arange(H)[None, :]
+    actual = prep.filled[target_rows, cell_idx[:, None], 0]
+    observed = prep.observed[target_rows, cell_idx[:, None]]
+    tns = prep.times.to_numpy()[origin + L]
+    digest = hashlib.sha256()
+    for part in (np.asarray(prep.cells, dtype=str)[cell_idx], tns.astype("int64"), observed):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    score = ScoreSet(actual=actual, observed=observed, scale=prep.mase[cell_idx][:, None], cell=cell_idx,
+                     time=tns, window=np.arange(len(cell_idx)), fingerprint=digest.hexdigest()[:12])
+    return score, origin_pos
+
+
+def _gap_report(prep: _Prepared, score: ScoreSet) -> GapReport:
+    dropped = int((~prep.complete).sum())
+    return GapReport(**prep.gap_counts, windows_dropped=dropped, test_targets=score.scored,
+                     test_targets_masked=score.masked)
 
 
 def make_windows(table: TelemetryTable, spec: WindowSpec) -> WindowedData:
@@ -233,30 +424,11 @@ def make_windows(table: TelemetryTable, spec: WindowSpec) -> WindowedData:
         Unknown target/feature, or a cell/split without a single complete window (names the cell
         and the fix).
     """
-    for name in [spec.target, *spec.features]:
-        if name not in table.kpis:
-            raise DataError(f"windows: KPI {name!r} is not in the data (have {table.kpis})")
-    if spec.input_steps < 1 or spec.horizon < 1 or spec.stride < 1:
-        raise DataError("windows: input_steps, horizon and stride must be >= 1")
     kpis = [spec.target, *[f for f in spec.features if f != spec.target]]
-    mats = []
-    times = None
-    for kpi in kpis:
-        times, cell_order, m = table.to_matrix(kpi)
-        mats.append(m)
-    assert times is not None
-    values = np.stack(mats, axis=2)  # [T, C, K]
-    T, C, K = values.shape
+    prep = _prepare(table, spec, kpis)
+    filled, train_rows = prep.filled, prep.train_rows
+    T, C, K = filled.shape
     L, H = spec.input_steps, spec.horizon
-    if T < L + H:
-        raise DataError(
-            f"windows: the series has {T} steps, shorter than one window ({L} input + {H} horizon); "
-            "use a shorter input_steps/horizon or more data"
-        )
-    a, b = _split_bounds(times, spec.split)
-    cal = _calendar(times) if spec.calendar else np.zeros((T, 0))
-    filled = _fill_short_gaps(values.reshape(T, C * K), spec.max_gap_steps).reshape(T, C, K)
-    train_rows = times < a
     # Per-cell scalers from the training period only.
     if spec.scaler == "standard":
         shift = np.nanmean(filled[train_rows], axis=0)
@@ -270,120 +442,117 @@ def make_windows(table: TelemetryTable, spec: WindowSpec) -> WindowedData:
     bad = ~np.isfinite(shift[:, 0])
     if bad.any():
         raise DataError(
-            f"windows: cell {cell_order[int(np.flatnonzero(bad)[0])]!r} has no {spec.target!r} values "
+            f"windows: cell {prep.cells[int(np.flatnonzero(bad)[0])]!r} has no {spec.target!r} values "
             "in the training split; drop the cell or move the split"
         )
     shift = np.nan_to_num(shift)
     scale = np.where(np.isfinite(scale) & (scale > 1e-9), scale, 1.0)
-    season = int(pd.Timedelta("1D") / table.step)
-    seasonal = filled[train_rows][:, :, 0]
-    lag = season if len(seasonal) > season else 1  # seasonal naive, or naive on short training data
-    mase = np.nanmean(np.abs(seasonal[lag:] - seasonal[:-lag]), axis=0)
-    mase = np.where(np.isfinite(mase) & (mase > 1e-9), mase, 1.0)
-
-    scaled = (filled - shift[None]) / scale[None]
-    n_starts = T - L - H + 1
-    starts = np.arange(0, n_starts, spec.stride)
-    time_ns = times.to_numpy()
-    xs: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
-    ys: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
-    cs: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
-    ts: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
-    dropped = 0
-    cal_win = sliding_window_view(cal, L, axis=0)[starts] if cal.shape[1] else None
-    for c in range(C):
-        series = scaled[:, c, :]
-        xw = sliding_window_view(series, L, axis=0)[starts]  # [n, K, L]
-        yw = sliding_window_view(series[:, 0], H)[starts + L]  # [n, H]
-        ok = np.isfinite(xw).all(axis=(1, 2)) & np.isfinite(yw).all(axis=1)
-        dropped += int((~ok).sum())
-        target_start = time_ns[starts + L]
-        target_end = time_ns[starts + L + H - 1]
-        masks = _assign(target_start, target_end, a.to_datetime64(), b.to_datetime64())
-        x_full = np.transpose(xw, (0, 2, 1))
-        if cal_win is not None:
-            x_full = np.concatenate([x_full, np.transpose(cal_win, (0, 2, 1))], axis=2)
-        for split, mask in masks.items():
-            sel = mask & ok
-            xs[split].append(x_full[sel].astype(np.float32))
-            ys[split].append(yw[sel].astype(np.float32))
-            cs[split].append(np.full(int(sel.sum()), c, dtype=np.int64))
-            ts[split].append(target_start[sel])
-    out_x, out_y, out_c, out_t = {}, {}, {}, {}
-    for split in ("train", "val", "test"):
-        x = np.concatenate(xs[split]) if xs[split] else np.zeros((0, L, K + cal.shape[1]), np.float32)
-        if len(x) == 0:
+    scaled = ((filled - shift[None]) / scale[None]).astype(np.float32)
+    cal = _calendar(prep.times).astype(np.float32) if spec.calendar else None
+    tns = prep.times.to_numpy()
+    lags, ahead = np.arange(L), np.arange(H)
+    out_x, out_y, out_c, out_t, out_o = {}, {}, {}, {}, {}
+    for split in SPLITS:
+        pos = prep.origins[split]
+        # Complete (cell, origin) pairs, cell-major; only the kept windows are materialised.
+        cell, at = np.nonzero(prep.complete[pos].T)
+        if len(cell) == 0:
+            a, b = _split_bounds(prep.times, spec.split, table, L + H)
             raise DataError(
                 f"windows: the {split} split has no complete window (series of {T} steps, window "
-                f"{L}+{H}, split at {a} / {b}); use more data, a shorter window or other split ratios"
+                f"{L}+{H}, split at {a} / {b}); use more data, a shorter window or another split"
             )
-        limit = spec.max_train_windows if split == "train" else spec.max_eval_windows
-        idx = _subsample(np.ones(len(x), bool), limit)
-        out_x[split] = np.ascontiguousarray(x[idx])
-        out_y[split] = np.ascontiguousarray(np.concatenate(ys[split])[idx])
-        out_c[split] = np.concatenate(cs[split])[idx]
-        out_t[split] = np.concatenate(ts[split])[idx]
-    if dropped:
-        log.info("dropped %d windows touching gaps longer than %d steps", dropped, spec.max_gap_steps)
+        if split == "train":
+            keep = _subsample(np.arange(len(cell)), spec.max_train_windows)
+            cell, at = cell[keep], at[keep]
+        st = prep.starts[pos][at]
+        inputs, targets = st[:, None] + lags, st[:, None] + L + ahead
+        x = scaled[inputs, cell[:, None], :]  # [n, L, K]
+        if cal is not None:
+            x = np.concatenate([x, cal[inputs]], axis=2)
+        out_x[split] = np.ascontiguousarray(x)
+        out_y[split] = np.ascontiguousarray(scaled[targets, cell[:, None], 0])
+        out_o[split] = prep.observed[targets, cell[:, None]]
+        out_c[split] = cell.astype(np.int64)
+        out_t[split] = tns[st + L]
+    score, _ = _score_set(prep, spec)
+    gaps = _gap_report(prep, score)
+    if gaps.windows_dropped or gaps.points_interpolated:
+        log.info("windows: %d dropped around gaps longer than %d steps, %d target points interpolated "
+                 "(%d test targets not scored)", gaps.windows_dropped, spec.max_gap_steps,
+                 gaps.points_interpolated, gaps.test_targets_masked)
     names = kpis + (list(CALENDAR_FEATURES) if spec.calendar else [])
     return WindowedData(
         x=out_x, y=out_y, cell=out_c, time=out_t,
         scaler=Scaler(shift=shift, scale=scale, kind=spec.scaler),
-        cells=list(cell_order), feature_names=names, target_index=0, step=table.step,
-        season_steps=season, mase_scale=mase, dropped_windows=dropped,
+        cells=prep.cells, feature_names=names, target_index=0, step=table.step,
+        season_steps=prep.season, mase_scale=prep.mase, dropped_windows=gaps.windows_dropped,
+        observed=out_o, score=score, gaps=gaps, clock="index" if table.index_clock else "datetime",
+        origin=table.origin,
     )
 
 
 def make_grid_windows(table: TelemetryTable, spec: WindowSpec) -> WindowedData:
     """Cut grid windows ``x[n, L, rows, cols]`` → ``y[n, H, rows, cols]`` (cells = square ids).
 
-    Positions without data are filled with the training mean (after scaling: 0); a global scaler
-    fitted on the training period keeps the spatial structure intact.
+    Positions without data are filled with the training mean (after scaling: 0); per-square
+    scalers fitted on the training period keep the spatial structure intact. The grid is scored on
+    the series view's test targets (:class:`ScoreSet`), read at each cell's square.
     """
-    from ranml.telemetry import build_grid
+    from ranml.telemetry import grid_layout
 
-    if spec.target not in table.kpis:
-        raise DataError(f"windows: KPI {spec.target!r} is not in the data (have {table.kpis})")
-    grid = build_grid(table, spec.target)
-    v = grid.values  # [T, R, C]
-    T, R, Cc = v.shape
+    # The same KPIs as the series view, so that both views drop the same windows and score the same targets.
+    prep = _prepare(table, spec, [spec.target, *[f for f in spec.features if f != spec.target]])
+    layout = grid_layout(prep.cells)
+    T = len(prep.times)
+    R, Cc = layout.shape
     L, H = spec.input_steps, spec.horizon
-    if T < L + H:
-        raise DataError(f"windows: the series has {T} steps, shorter than one window ({L}+{H})")
-    a, b = _split_bounds(grid.times, spec.split)
-    filled = _fill_short_gaps(v.reshape(T, R * Cc), spec.max_gap_steps).reshape(T, R, Cc)
-    train_rows = grid.times < a
+    v = np.full((T, R, Cc), np.nan)
+    v[:, layout.rows, layout.cols] = prep.filled[:, :, 0]
+    seen = np.zeros((T, R, Cc), dtype=bool)
+    seen[:, layout.rows, layout.cols] = prep.observed
+    train = v[prep.train_rows]
     # Per-square scaling: cell scales are heavy-tailed, a global scaler would let a few squares
     # dominate the loss. Squares without training data get the grid-wide statistics.
-    mu = np.nanmean(filled[train_rows], axis=0)
-    sd = np.nanstd(filled[train_rows], axis=0)
-    mu = np.where(np.isfinite(mu), mu, np.nanmean(filled[train_rows]))
-    sd = np.where(np.isfinite(sd) & (sd > 1e-9), sd, float(np.nanstd(filled[train_rows])) or 1.0)
-    z = (filled - mu[None]) / sd[None]
-    z = np.where(np.isfinite(z), z, 0.0)
-    starts = np.arange(0, T - L - H + 1, spec.stride)
-    xw = np.stack([z[s : s + L] for s in starts]).astype(np.float32)
-    yw = np.stack([z[s + L : s + L + H] for s in starts]).astype(np.float32)
-    tns = grid.times.to_numpy()
-    masks = _assign(tns[starts + L], tns[starts + L + H - 1], a.to_datetime64(), b.to_datetime64())
-    season = int(pd.Timedelta("1D") / table.step)
-    tr = filled[train_rows]
-    mase = np.nanmean(np.abs(tr[season:] - tr[:-season]), axis=0) if len(tr) > season else np.ones((R, Cc))
-    mase = np.where(np.isfinite(mase) & (mase > 1e-9), mase, 1.0)
-    out_x, out_y, out_c, out_t = {}, {}, {}, {}
-    for split, mask in masks.items():
-        limit = spec.max_train_windows if split == "train" else spec.max_eval_windows
-        idx = _subsample(mask, limit)
-        if len(idx) == 0:
-            raise DataError(f"windows: the {split} split has no complete grid window; use more data")
-        out_x[split], out_y[split] = xw[idx], yw[idx]
-        out_c[split] = np.zeros(len(idx), dtype=np.int64)
-        out_t[split] = tns[starts + L][idx]
-    cells = [str(100 * (grid.origin[0] + r) + grid.origin[1] + c + 1) for r in range(R) for c in range(Cc)]
+    with warnings.catch_warnings():  # squares without any data: 'mean of empty slice'
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        mu = np.nanmean(train, axis=0)
+        sd = np.nanstd(train, axis=0)
+    mu = np.where(np.isfinite(mu), mu, np.nanmean(train))
+    sd = np.where(np.isfinite(sd) & (sd > 1e-9), sd, float(np.nanstd(train)) or 1.0)
+    z = (v - mu[None]) / sd[None]
+    z = np.where(np.isfinite(z), z, 0.0).astype(np.float32)
+    tns = prep.times.to_numpy()
+    out_x, out_y, out_c, out_t, out_o = {}, {}, {}, {}, {}
+    for split in SPLITS:
+        pos = prep.origins[split]
+        if split == "train":
+            pos = _subsample(pos, spec.max_train_windows)
+        if len(pos) == 0:
+            raise DataError(f"windows: the {split} split has no grid window; use more data or another split")
+        st = prep.starts[pos]
+        out_x[split] = np.ascontiguousarray(np.transpose(sliding_window_view(z, L, axis=0)[st], (0, 3, 1, 2)))
+        out_y[split] = np.ascontiguousarray(np.transpose(sliding_window_view(z, H, axis=0)[st + L], (0, 3, 1, 2)))
+        out_o[split] = np.ascontiguousarray(np.transpose(sliding_window_view(seen, H, axis=0)[st + L], (0, 3, 1, 2)))
+        out_c[split] = np.zeros(len(st), dtype=np.int64)
+        out_t[split] = tns[st + L]
+    # Score rows refer to test origins by position in ``prep.origins["test"]``: the grid's test windows.
+    series_score, origin_pos = _score_set(prep, spec)
+    score = ScoreSet(
+        actual=series_score.actual, observed=series_score.observed, scale=series_score.scale,
+        cell=series_score.cell, time=series_score.time, window=origin_pos,
+        row=layout.rows[series_score.cell], col=layout.cols[series_score.cell],
+        fingerprint=series_score.fingerprint,
+    )
+    mase = np.ones((R, Cc))
+    mase[layout.rows, layout.cols] = prep.mase
+    squares = [str(100 * (layout.origin[0] + r) + layout.origin[1] + c + 1) for r in range(R) for c in range(Cc)]
     return WindowedData(
         x=out_x, y=out_y, cell=out_c, time=out_t,
         scaler=Scaler(shift=mu.reshape(-1, 1), scale=sd.reshape(-1, 1), kind="standard"),
-        cells=cells, feature_names=[spec.target], target_index=0, step=table.step,
-        season_steps=season, mase_scale=mase,
-        kind="grid", grid_origin=grid.origin,
+        cells=squares, feature_names=[spec.target], target_index=0, step=table.step,
+        season_steps=prep.season, mase_scale=mase, kind="grid", grid_origin=layout.origin,
+        observed=out_o, score=score, gaps=_gap_report(prep, score),
+        clock="index" if table.index_clock else "datetime", origin=table.origin,
     )
+

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ranml.cli._common import console, handle_errors, setup_logging
+from ranml.cli.progress import make_progress
 
 app = typer.Typer(help="Benchmark forecasting models: accuracy and deployability KPIs.", no_args_is_help=True)
 
@@ -31,9 +32,8 @@ def run(
 
     setup_logging(verbose)
     cfg = load_benchmark_config(config)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), TextColumn("{task.fields[last]}"), console=console,
-                  transient=False) as progress:
+    with make_progress(console, TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn(), TextColumn("{task.fields[last]}")) as progress:
         task = progress.add_task("benchmark", total=None, last="planning…")
 
         def planned(todo: int, reused: int) -> None:
@@ -58,8 +58,10 @@ def run(
 
 def _print_leaderboard(records: list[dict[str, Any]], metric: str) -> None:
     table = Table(title="Leaderboard")
+    from ranml.benchmark import budget_cut
+
     cols = ["model", "dataset", "h", "status", metric, "mae", "p50 µs", "p99 µs", "params", "MFLOPs",
-            "train s", "energy J"]
+            "train s", "stop", "energy J"]
     for c in cols:
         table.add_column(c, justify="left" if c in ("model", "dataset", "status") else "right")
     for r in sorted(records, key=lambda r: (r["dataset"], r["horizon"], r["status"] != "ok", r.get(metric) or 0)):
@@ -69,9 +71,16 @@ def _print_leaderboard(records: list[dict[str, Any]], metric: str) -> None:
             continue
         table.add_row(r["model"], r["dataset"], str(r["horizon"]), "ok", f"{r[metric]:.4f}", f"{r['mae']:.3f}",
                       f"{r['latency_p50_us']:.0f}", f"{r['latency_p99_us']:.0f}", f"{r['params']:,}",
-                      f"{r['flops'] / 1e6:.2f}", f"{r['train_seconds']:.1f}",
+                      f"{r['flops'] / 1e6:.2f}", f"{r['train_seconds']:.1f}", _stop(r, budget_cut(r)),
                       f"{r['energy_j']:.0f} ({r['energy_source']})")
     console.print(table)
+
+
+def _stop(record: dict[str, Any], cut: bool) -> str:
+    stopped = record.get("stopped_by")
+    if stopped in (None, "not_trainable"):
+        return "–"
+    return f"{stopped}@{record.get('epochs')}" + (" [yellow]budget cut, still improving[/]" if cut else "")
 
 
 @app.command("show")

@@ -21,15 +21,16 @@ def demo(out: Annotated[Path, typer.Option(help="Report folder (index.html, summ
          verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run the whole chain on embedded defaults and write demo-report/index.html."""
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
+    from ranml.cli.progress import make_progress
     from ranml.demo import DemoSettings, run_demo
 
     setup_logging(verbose)
     console = Console()
     settings = DemoSettings(out=out, quick=quick, data=data, seed=seed, registry=registry)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console) as progress:
+    with make_progress(console, TextColumn("{task.description}"), BarColumn(),
+                       TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn()) as progress:
         summary = run_demo(settings, progress)
     rows = summary["closed_loop"]
     console.print(f"[bold]deployed[/]: {summary['deployed_model']['model']}   promotions: "

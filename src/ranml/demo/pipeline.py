@@ -124,7 +124,7 @@ def _benchmark(s: DemoSettings, telemetry: Path, work: Path, progress: Any) -> t
         "datasets": [{"name": "demo-city", "source": {"kind": "file", "path": str(telemetry), "step": "1min"},
                       "windows": {"input_steps": 12, "horizon": 4, "target": "prb_util", "features": ["active_ues"],
                                   "split": {"train": 0.7, "val": 0.1},
-                                  "max_train_windows": 3000 if s.quick else 6000, "max_eval_windows": 500}}],
+                                  "max_train_windows": 3000 if s.quick else 6000, "max_val_windows": 500}}],
         "models": [{"name": m} for m in s.models],
         "train": {"epochs": 4 if s.quick else 10, "batch_size": 128, "lr": 0.003, "patience": 3,
                   "max_seconds": 20 if s.quick else 60},
@@ -171,7 +171,8 @@ def _windows(frame: Any) -> Any:
     table = TelemetryTable.from_frame(frame, "1min")
     spec = WindowSpec.model_validate({"input_steps": 12, "horizon": 4, "target": "prb_util",
                                       "features": ["active_ues"], "split": {"train": 0.7, "val": 0.1},
-                                      "max_train_windows": 6000, "max_eval_windows": 500})
+                                      "max_train_windows": 6000, "max_val_windows": 500,
+                                      "max_test_windows": 500})
     return make_windows(table, spec)
 
 

@@ -7,7 +7,7 @@ numpy and pandas (never torch, never the benchmark harness), so the xApp, rApp, 
 processes can use it.
 """
 
-from ranml.telemetry.grid import Grid, build_grid, square_id, square_pos
+from ranml.telemetry.grid import Grid, GridLayout, build_grid, grid_layout, square_id, square_pos
 from ranml.telemetry.loaders import load_table
 from ranml.telemetry.milan import load_milan
 from ranml.telemetry.synth import SynthSpec, generate, neighbours
@@ -17,10 +17,12 @@ __all__ = [
     "CELL",
     "TIME",
     "Grid",
+    "GridLayout",
     "SynthSpec",
     "TelemetryTable",
     "build_grid",
     "generate",
+    "grid_layout",
     "load_milan",
     "load_table",
     "neighbours",

@@ -14,7 +14,7 @@ import pandas as pd
 from ranml.errors import DataError
 from ranml.telemetry.table import TelemetryTable
 
-__all__ = ["GRID_SIDE", "Grid", "build_grid", "square_id", "square_pos"]
+__all__ = ["GRID_SIDE", "Grid", "GridLayout", "build_grid", "grid_layout", "square_id", "square_pos"]
 
 GRID_SIDE = 100
 
@@ -38,6 +38,34 @@ class Grid:
     times: pd.DatetimeIndex
     values: np.ndarray
     origin: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class GridLayout:
+    """Where cells sit on a grid window: ``rows[j], cols[j]`` of cell ``j``, relative to ``origin``."""
+
+    origin: tuple[int, int]
+    shape: tuple[int, int]
+    rows: np.ndarray
+    cols: np.ndarray
+
+
+def grid_layout(cells: list[str], side: int = GRID_SIDE) -> GridLayout:
+    """The bounding-box layout of square-id ``cells`` (every cell lies inside it).
+
+    Raises
+    ------
+    DataError
+        A cell id is not a square id of a ``side × side`` grid.
+    """
+    try:
+        ids = [int(c) for c in cells]
+    except ValueError:
+        raise DataError("grid building needs numeric square ids in cell_id") from None
+    pos = np.array([square_pos(i, side) for i in ids]).reshape(-1, 2)
+    r0, c0 = int(pos[:, 0].min()), int(pos[:, 1].min())
+    shape = (int(pos[:, 0].max()) + 1 - r0, int(pos[:, 1].max()) + 1 - c0)
+    return GridLayout(origin=(r0, c0), shape=shape, rows=pos[:, 0] - r0, cols=pos[:, 1] - c0)
 
 
 def build_grid(

@@ -19,6 +19,7 @@ def load_table(
     columns: Mapping[str, str] | None = None,
     kpis: Sequence[str] | None = None,
     sort: bool = False,
+    origin: str | None = None,
 ) -> TelemetryTable:
     """Load a CSV or Parquet file into a :class:`TelemetryTable`.
 
@@ -35,6 +36,9 @@ def load_table(
         KPI columns to keep (after renaming); all other columns are dropped. Default: all.
     sort
         Accept rows in any order. By default a cell whose timestamps go backwards is an error.
+    origin
+        For an integer time column (a step index): the time of step 0 (default 1970-01-01 00:00;
+        calendar features then take step 0 as midnight).
     """
     path = Path(path)
     if not path.exists():
@@ -43,11 +47,12 @@ def load_table(
     if name.endswith(".parquet") or name.endswith(".pq"):
         import pyarrow.parquet as pq
 
-
         raw = pq.read_table(str(path))
         meta = raw.schema.metadata or {}
         declared = meta.get(b"ranml.step")
         step = step or (declared.decode() if declared else None)
+        stored_origin = meta.get(b"ranml.origin")
+        origin = origin or (stored_origin.decode() if stored_origin else None)
         frame = raw.to_pandas()
     elif name.endswith(".csv") or name.endswith(".csv.gz"):
         try:
@@ -68,4 +73,5 @@ def load_table(
         raise DataError(f"{path}: no step declared; set `step:` (e.g. '15min') in the data config")
     if kpis is None:
         kpis = [c for c in frame.columns if c not in (CELL, TIME)]
-    return TelemetryTable.from_frame(frame, step, kpis=kpis, source=str(path), require_sorted=not sort)
+    return TelemetryTable.from_frame(frame, step, kpis=kpis, source=str(path), require_sorted=not sort,
+                                     origin=origin)

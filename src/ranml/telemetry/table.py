@@ -3,6 +3,11 @@
 One row per (cell, timestamp); the remaining columns are KPIs (floats). The step is declared, not
 guessed, so that gaps are visible: a missing report is a missing row (or a NaN), never a silent
 shift of the time axis.
+
+Data without a real clock (a beam KPI export with an integer time index, say) gives integer
+``timestamp`` values: step ``n`` is read as ``origin + n·step`` (origin 1970-01-01 00:00 unless
+declared), and the table remembers that its clock is an index (``attrs["clock"] == "index"``), so
+reports show step numbers and Parquet files keep the integers.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ import pandas as pd
 
 from ranml.errors import DataError
 
-__all__ = ["CELL", "TIME", "TelemetryTable"]
+__all__ = ["CELL", "INDEX_ORIGIN", "TIME", "TelemetryTable"]
 
 CELL = "cell_id"
 TIME = "timestamp"
+INDEX_ORIGIN = pd.Timestamp("1970-01-01")
+"""Where step 0 of an integer time index lies unless the data declares an origin (a Thursday, 00:00)."""
 
 log = logging.getLogger("ranml.telemetry")
 
@@ -51,11 +58,14 @@ class TelemetryTable:
         kpis: Sequence[str] | None = None,
         source: str = "<table>",
         require_sorted: bool = False,
+        origin: str | pd.Timestamp | None = None,
     ) -> TelemetryTable:
         """Validate ``frame`` and return a table sorted by cell and time.
 
         With ``require_sorted`` a cell whose timestamps go backwards in the given row order is an
         error (a clock problem in exported telemetry), not something to sort away silently.
+        Integer ``timestamp`` values are a step index: step ``n`` is ``origin + n·step``
+        (``origin`` defaults to :data:`INDEX_ORIGIN`).
 
         Raises
         ------
@@ -83,7 +93,16 @@ class TelemetryTable:
             raise DataError(f"{source}: KPI columns {missing} are missing (have {list(frame.columns)})")
         df = frame[[CELL, TIME, *kpi_cols]].copy()
         df[CELL] = df[CELL].astype(str)
-        df[TIME] = _to_utc_naive(df[TIME], source)
+        attrs = {"source": source}
+        if pd.api.types.is_integer_dtype(df[TIME]):
+            zero = _index_origin(origin, source)
+            df[TIME] = _index_to_time(df[TIME], zero, step_td, source)
+            attrs.update(clock="index", origin=zero.isoformat())
+        elif origin is not None:
+            raise DataError(f"{source}: an origin is given but column {TIME!r} holds times, not an integer "
+                            "step index; drop the origin")
+        else:
+            df[TIME] = _to_utc_naive(df[TIME], source)
         for col in kpi_cols:
             if not pd.api.types.is_numeric_dtype(df[col]):
                 converted = pd.to_numeric(df[col], errors="coerce")
@@ -124,7 +143,22 @@ class TelemetryTable:
                 "resample the data to the declared step or declare the right step"
             )
         df = df.sort_values([CELL, TIME], kind="stable").reset_index(drop=True)
-        return cls(frame=df, step=step_td, attrs={"source": source})
+        return cls(frame=df, step=step_td, attrs=attrs)
+
+    @property
+    def index_clock(self) -> bool:
+        """Whether the time axis is an integer step index (no real clock)."""
+        return self.attrs.get("clock") == "index"
+
+    @property
+    def origin(self) -> pd.Timestamp:
+        """The time of step 0 of an integer clock (:data:`INDEX_ORIGIN` for tables with a real clock)."""
+        return pd.Timestamp(self.attrs.get("origin", INDEX_ORIGIN))
+
+    def step_index(self, times: pd.DatetimeIndex | pd.Series) -> np.ndarray:
+        """Step numbers of ``times`` counted from :attr:`origin`."""
+        delta = pd.to_datetime(np.asarray(times)) - self.origin
+        return np.asarray(delta // self.step, dtype=np.int64)
 
     @property
     def kpis(self) -> list[str]:
@@ -168,9 +202,14 @@ class TelemetryTable:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pa.Table.from_pandas(self.frame, preserve_index=False)
+        frame = self.frame
+        if self.index_clock:  # keep the integers the data came with
+            frame = frame.assign(**{TIME: self.step_index(frame[TIME])})
+        table = pa.Table.from_pandas(frame, preserve_index=False)
         meta = dict(table.schema.metadata or {})
         meta[b"ranml.step"] = str(self.step).encode()
+        if self.index_clock:
+            meta[b"ranml.origin"] = self.origin.isoformat().encode()
         pq.write_table(table.replace_schema_metadata(meta), str(path))
 
     @classmethod
@@ -186,7 +225,33 @@ class TelemetryTable:
         declared = meta.get(b"ranml.step")
         if step is None and declared is None:
             raise DataError(f"{path}: no step in the file metadata; pass the step explicitly")
-        return cls.from_frame(table.to_pandas(), step or declared.decode(), source=str(path))  # type: ignore[union-attr]
+        origin = meta.get(b"ranml.origin")
+        return cls.from_frame(table.to_pandas(), step or declared.decode(), source=str(path),  # type: ignore[union-attr]
+                              origin=origin.decode() if origin else None)
+
+
+def _index_origin(origin: str | pd.Timestamp | None, source: str) -> pd.Timestamp:
+    if origin is None:
+        return INDEX_ORIGIN
+    try:
+        zero = pd.Timestamp(origin)
+    except (ValueError, TypeError):
+        raise DataError(f"{source}: origin {origin!r} is not a timestamp; use e.g. '2026-03-02 00:00'") from None
+    if zero.tzinfo is not None:
+        zero = zero.tz_convert("UTC").tz_localize(None)
+    return zero
+
+
+def _index_to_time(values: pd.Series, origin: pd.Timestamp, step: pd.Timedelta, source: str) -> pd.Series:
+    """Step numbers → timestamps ``origin + n·step``; Unix times or other huge integers are refused."""
+    try:
+        return (origin + values.astype("int64") * step).astype("datetime64[ns]")
+    except (OverflowError, pd.errors.OutOfBoundsDatetime, pd.errors.OutOfBoundsTimedelta):
+        raise DataError(
+            f"{source}: column {TIME!r} holds integers that are too large for a step index (largest "
+            f"{int(values.max())}, step {step}); integers are read as step numbers, so convert Unix times "
+            "to datetimes first"
+        ) from None
 
 
 def _to_utc_naive(values: pd.Series, source: str) -> pd.Series:

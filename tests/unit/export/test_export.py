@@ -30,7 +30,8 @@ def table():
 
 def trained(name, table, epochs=1):
     cls = resolve_model(name)
-    spec = WindowSpec(input_steps=24, horizon=2, features=["prb_util"], max_train_windows=200, max_eval_windows=64)
+    spec = WindowSpec(input_steps=24, horizon=2, features=["prb_util"], max_train_windows=200,
+                                   max_val_windows=64, max_test_windows=64)
     data = make_grid_windows(table, spec) if cls.capabilities.spatial else make_windows(table, spec)
     shape = ModelShape(data.input_steps, data.horizon, int(data.x["train"].shape[-1]), 0, 24,
                        tuple(data.x["train"].shape[2:4]) if cls.capabilities.spatial else None)

@@ -44,7 +44,8 @@ def test_torchscript_export_through_export_model():
     from ranml.telemetry import generate
 
     data = make_windows(generate(cells=2, days=5, step="1h", seed=3),
-                        WindowSpec(input_steps=24, horizon=2, max_train_windows=100, max_eval_windows=32))
+                        WindowSpec(input_steps=24, horizon=2, max_train_windows=100,
+                                   max_val_windows=32, max_test_windows=32))
     model = build_model("gru", ModelShape(24, 2, int(data.x["train"].shape[-1])), hidden=8)
     model.fit(data.x["train"], data.y["train"], data.x["val"], data.y["val"], TrainSettings(epochs=1))
     r = export_model(model, data, "gru", "torchscript", ExportGates(windows=32))

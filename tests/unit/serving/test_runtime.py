@@ -17,7 +17,7 @@ from ranml.telemetry import generate
 def exported():
     data = make_windows(generate(cells=3, days=6, step="1h", seed=2),
                         WindowSpec(input_steps=24, horizon=3, features=["prb_util"], max_train_windows=200,
-                                   max_eval_windows=64))
+                                   max_val_windows=64, max_test_windows=64))
     model = build_model("lstm", ModelShape(24, 3, int(data.x["train"].shape[-1])), hidden=8)
     model.fit(data.x["train"], data.y["train"], data.x["val"], data.y["val"], TrainSettings(epochs=1))
     result = export_model(model, data, "lstm", "onnx", ExportGates(windows=64))

@@ -14,6 +14,7 @@ from ranml.benchmark.models.base import (
     ModelShape,
     TrainSettings,
 )
+from ranml.errors import ModelError
 
 __all__ = ["TorchForecaster"]
 
@@ -28,6 +29,38 @@ class TorchForecaster(ForecastModel):
     @abc.abstractmethod
     def build(self) -> Any:
         """Create the ``torch.nn.Module`` for ``self.shape`` and ``self.hparams``."""
+
+    def check(self) -> None:
+        """Build the module, refuse parameters it never reads, and run one forward pass on zeros."""
+        import torch
+
+        s = self.shape
+        given = dict(self.hparams)
+        reading = _ReadRecorder(given)
+        self.hparams = reading
+        try:
+            net = self.build()
+        except (ValueError, TypeError, RuntimeError, AssertionError, ZeroDivisionError) as exc:
+            raise ModelError(f"{self.name}: cannot build with params {given} for input_steps={s.input_steps}, "
+                             f"horizon={s.horizon}: {exc}") from None
+        finally:
+            self.hparams = given
+        unknown = sorted(set(given) - reading.read)
+        if unknown:
+            known = ", ".join(sorted(reading.read)) or "none"
+            raise ModelError(f"{self.name}: params {unknown} are not parameters of this model (it reads: "
+                             f"{known}); fix the spelling or remove them")
+        inputs = (2, s.input_steps, *s.grid) if s.grid else (2, s.input_steps, s.n_features)
+        expected = (2, s.horizon, *s.grid) if s.grid else (2, s.horizon)
+        try:
+            with torch.no_grad():
+                out = net.eval()(torch.zeros(inputs))
+        except (ValueError, TypeError, RuntimeError, IndexError) as exc:
+            raise ModelError(f"{self.name}: a forward pass on input {inputs} fails with params {given}: {exc}; "
+                             "change the params or the window") from None
+        if tuple(out.shape) != expected:
+            raise ModelError(f"{self.name}: input {inputs} gives output {tuple(out.shape)}, expected {expected}; "
+                             "change the params or the window")
 
     @property
     def net(self) -> Any:
@@ -73,3 +106,24 @@ class TorchForecaster(ForecastModel):
         """Restore weights saved by :meth:`state`."""
         self.net.load_state_dict(state["state_dict"])
         self._fitted = True
+
+
+class _ReadRecorder(dict[str, Any]):
+    """A parameter dictionary that remembers which keys the model read."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            self.read.add(key)
+        return super().__contains__(key)

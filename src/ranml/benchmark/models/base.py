@@ -116,8 +116,22 @@ class ForecastModel(abc.ABC):
         if self.capabilities.needs_season and shape.input_steps < shape.season_steps:
             raise ModelError(
                 f"{self.name}: input_steps={shape.input_steps} is shorter than one season "
-                f"({shape.season_steps} steps); raise windows.input_steps"
+                f"({shape.season_steps} steps); raise windows.input_steps to at least {shape.season_steps}"
             )
+
+    def check(self) -> None:
+        """Fail now, before any training, if the model cannot run with its shape and parameters.
+
+        The harness calls this when it plans a benchmark. The base class checks nothing beyond
+        the constructor; :class:`~ranml.benchmark.models._torch.TorchForecaster` builds its module,
+        refuses parameters the module never reads and runs one forward pass.
+
+        Raises
+        ------
+        ModelError
+            Names the parameter or the window field, and the fix.
+        """
+        return
 
     @property
     def fitted(self) -> bool:
