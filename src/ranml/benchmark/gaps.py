@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ranml.telemetry import TelemetryTable
+from ranml.telemetry import TelemetryTable, cell_gaps
 
-__all__ = ["GapReport", "fill_short_gaps", "gap_counts", "nan_runs"]
+__all__ = ["GapReport", "gap_counts"]
 
 
 @dataclass(frozen=True)
@@ -55,55 +55,16 @@ class GapReport:
         return asdict(self)
 
 
-def nan_runs(col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end (exclusive) of every NaN run of a 1-D array."""
-    na = np.isnan(col)
-    edges = np.diff(np.concatenate(([0], na.view(np.int8), [0])))
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-
-
-def fill_short_gaps(values: np.ndarray, max_gap: int) -> np.ndarray:
-    """Linearly interpolate interior NaN runs of at most ``max_gap`` steps along axis 0 (per column).
-
-    Longer runs, and runs at either end, stay NaN: windows touching them are dropped.
-    """
-    out = np.array(values, dtype=np.float64, copy=True)
-    if max_gap <= 0:
-        return out
-    steps = np.arange(out.shape[0])
-    for c in range(out.shape[1]):
-        col = out[:, c]
-        na = np.isnan(col)
-        if not na.any() or na.all():
-            continue
-        fill = np.zeros_like(na)
-        for a, b in zip(*nan_runs(col), strict=True):
-            if b - a <= max_gap and a > 0 and b < len(col):
-                fill[a:b] = True
-        if fill.any():
-            ok = ~na
-            col[fill] = np.interp(steps[fill], steps[ok], col[ok])
-    return out
-
-
 def gap_counts(raw: np.ndarray, filled: np.ndarray, cells: list[str], times: pd.DatetimeIndex,
                table: TelemetryTable) -> dict[str, Any]:
     """Missing target values inside each cell's span, the longest run, and what was interpolated."""
-    longest, where, when, missing, with_gaps = 0, None, None, 0, 0
-    for c in range(raw.shape[1]):
-        starts, ends = nan_runs(raw[:, c])
-        interior = (starts > 0) & (ends < raw.shape[0])
-        lengths = (ends - starts)[interior]
-        if len(lengths):
-            with_gaps += 1
-            missing += int(lengths.sum())
-            k = int(np.argmax(lengths))
-            if lengths[k] > longest:
-                longest, where = int(lengths[k]), cells[c]
-                t0 = times[int(starts[interior][k])]
-                when = f"step {int(table.step_index(pd.DatetimeIndex([t0]))[0])}" if table.index_clock \
-                    else str(t0)
-    interpolated = int((np.isnan(raw) & np.isfinite(filled)).sum())
-    return {"cells": raw.shape[1], "cells_with_gaps": with_gaps, "missing_points": missing,
-            "longest_gap_steps": longest, "longest_gap_cell": where, "longest_gap_start": when,
-            "points_interpolated": interpolated}
+    per_cell = cell_gaps(times, cells, raw)
+    worst = max(per_cell, key=lambda g: g.longest)
+    when = None
+    if worst.longest_start is not None:
+        when = f"step {int(table.step_index(pd.DatetimeIndex([worst.longest_start]))[0])}" if table.index_clock \
+            else str(worst.longest_start)
+    return {"cells": len(cells), "cells_with_gaps": sum(g.gaps > 0 for g in per_cell),
+            "missing_points": sum(g.missing for g in per_cell), "longest_gap_steps": worst.longest,
+            "longest_gap_cell": worst.cell if worst.longest else None, "longest_gap_start": when,
+            "points_interpolated": int((np.isnan(raw) & np.isfinite(filled)).sum())}

@@ -31,10 +31,10 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import Field, field_validator
 
-from ranml.benchmark.gaps import GapReport, fill_short_gaps, gap_counts
+from ranml.benchmark.gaps import GapReport, gap_counts
 from ranml.config import RanmlModel
 from ranml.errors import DataError
-from ranml.telemetry import TelemetryTable
+from ranml.telemetry import TelemetryTable, fill_short_gaps
 
 __all__ = [
     "Scaler",

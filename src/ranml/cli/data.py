@@ -47,3 +47,66 @@ def load_milan(
     out.parent.mkdir(parents=True, exist_ok=True)
     table.write_parquet(out)
     console.print(f"wrote {len(table.frame):,} rows, {len(table.cells)} squares, step {table.step} → {out}")
+
+
+@app.command("import")
+@handle_errors
+def import_(
+    files: Annotated[list[Path], typer.Argument(help="Input file(s); per-cell takes one file per cell.")],
+    fmt: Annotated[str, typer.Option("--format", help="tidy | wide-columns | wide-rows | per-cell | milan | "
+                                                       "milan-grid | grid-array")],
+    out: Annotated[Path, typer.Option("--out", help="Tidy Parquet table to write.")],
+    step: Annotated[str | None, typer.Option(help="Reporting period, e.g. 1h or 10min (all but milan).")] = None,
+    start: Annotated[str | None, typer.Option(help="Time of the first step, for files without a time column; "
+                                                    "without it the time axis is a step index.")] = None,
+    kpi: Annotated[str, typer.Option(help="KPI name of a one-KPI file (wide-*, grid-array).")] = "traffic",
+    time_column: Annotated[str | None, typer.Option(help="The time column (wide-columns, per-cell).")] = None,
+    cell_column: Annotated[list[str] | None, typer.Option(
+        "--cell-column", help="tidy: a column of the cell id (repeat to join several, e.g. gnb and beam).")] = None,
+    column: Annotated[list[str] | None, typer.Option(
+        "--column", help="tidy: FILE_COLUMN=NAME, e.g. hour=timestamp (repeatable).")] = None,
+    origin: Annotated[str | None, typer.Option(help="Time of step 0 for an integer time index.")] = None,
+    gaps: Annotated[str, typer.Option(help="keep (absent rows) | reindex (NaN rows) | fill (interpolate short gaps)")]
+    = "keep",
+    max_fill: Annotated[int, typer.Option(help="fill: the longest gap, in steps, to interpolate.")] = 4,
+    report: Annotated[Path | None, typer.Option(help="Per-cell gap report (JSON); default OUT.gaps.json.")] = None,
+) -> None:
+    """Import traffic data of a real-world shape into a tidy table, with a per-cell gap report."""
+    import json
+
+    from rich.table import Table
+
+    from ranml.errors import DataError
+    from ranml.telemetry import ImportOptions, apply_gap_policy, import_table
+
+    mapping = []
+    for item in column or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise DataError(f"--column {item!r}: use FILE_COLUMN=NAME, e.g. hour=timestamp")
+        mapping.append((key, value))
+    opts = ImportOptions(step=step, start=start, kpi=kpi, time_column=time_column,
+                         cell_columns=tuple(cell_column or ()), columns=tuple(mapping), origin=origin)
+    table = import_table(files, fmt, opts)
+    table, per_cell = apply_gap_policy(table, gaps, max_fill)  # type: ignore[arg-type]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.write_parquet(out)
+    report = report or out.with_name(out.name.removesuffix(".parquet") + ".gaps.json")
+    with_gaps = [g for g in per_cell if g.gaps]
+    summary = {"source": [str(f) for f in files], "format": fmt, "gap_policy": gaps, "step": str(table.step),
+               "clock": "index" if table.index_clock else "datetime", "cells": len(per_cell),
+               "cells_with_gaps": len(with_gaps), "missing_steps": sum(g.missing for g in per_cell),
+               "longest_gap_steps": max((g.longest for g in per_cell), default=0),
+               "per_cell": [g.to_dict() for g in per_cell]}
+    report.write_text(json.dumps(summary, indent=2))
+    console.print(f"wrote {len(table.frame):,} rows, {len(table.cells)} cells, step {table.step}"
+                  f"{' (step index)' if table.index_clock else ''}, KPIs {table.kpis} → {out}")
+    console.print(f"gaps ({gaps}): {summary['cells_with_gaps']} of {summary['cells']} cells, "
+                  f"{summary['missing_steps']:,} missing steps, longest {summary['longest_gap_steps']} → {report}")
+    if with_gaps:
+        t = Table(title="Cells with the longest gaps")
+        for col in ("cell", "missing", "gaps", "longest", "longest starts"):
+            t.add_column(col)
+        for g in sorted(with_gaps, key=lambda g: -g.longest)[:10]:
+            t.add_row(g.cell, str(g.missing), str(g.gaps), str(g.longest), str(g.longest_start))
+        console.print(t)

@@ -7,7 +7,9 @@ numpy and pandas (never torch, never the benchmark harness), so the xApp, rApp, 
 processes can use it.
 """
 
+from ranml.telemetry.gaps import CellGaps, cell_gaps, fill_short_gaps, nan_runs
 from ranml.telemetry.grid import Grid, GridLayout, build_grid, grid_layout, square_id, square_pos
+from ranml.telemetry.importers import FORMATS, ImportOptions, apply_gap_policy, import_table
 from ranml.telemetry.loaders import load_table
 from ranml.telemetry.milan import load_milan
 from ranml.telemetry.synth import SynthSpec, generate, neighbours
@@ -15,16 +17,24 @@ from ranml.telemetry.table import CELL, TIME, TelemetryTable
 
 __all__ = [
     "CELL",
+    "FORMATS",
     "TIME",
+    "CellGaps",
     "Grid",
     "GridLayout",
+    "ImportOptions",
     "SynthSpec",
     "TelemetryTable",
+    "apply_gap_policy",
     "build_grid",
+    "cell_gaps",
+    "fill_short_gaps",
     "generate",
     "grid_layout",
+    "import_table",
     "load_milan",
     "load_table",
+    "nan_runs",
     "neighbours",
     "square_id",
     "square_pos",
