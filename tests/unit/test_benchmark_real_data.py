@@ -203,6 +203,33 @@ def test_grid_and_series_views_are_scored_on_the_same_targets():
         assert a[key] == pytest.approx(b[key], rel=1e-5)
     # MASE is scaled by the seasonal-naive error of each cell's training data, not by 1.
     assert a["mase"] != pytest.approx(a["mae"], rel=0.05)
+    # SSIM on the score rows reassembled into grids: the same for both views, below 1 for persistence.
+    from ranml.benchmark.metrics import ssim
+
+    sa, sb = (ssim(*d.score_grids(d.scored_forecast(f))[:2], observed=d.score_grids(d.scored_forecast(f))[2])
+              for d, f in ((series, f_series), (grid, f_grid)))
+    assert sa == pytest.approx(sb, rel=1e-5) and 0 < sa < 1
+
+
+def test_patch_windows_are_the_series_windows_with_a_neighbourhood():
+    from ranml.benchmark.windows import make_patch_windows
+
+    table = generate(cells=9, days=10, step="1h", seed=4)  # squares 1..3, 101..103, 201..203
+    spec = WindowSpec(input_steps=24, horizon=3, target="traffic", features=["prb_util"],
+                      split=SplitSpec(test_steps=72, val_steps=48))
+    series, patch = make_windows(table, spec), make_patch_windows(table, spec, 3)
+    assert patch.kind == "patch" and patch.x["test"].shape[1:] == (24, 3, 3)
+    assert patch.model_shape().patch == 3 and patch.score.fingerprint == series.score.fingerprint
+    np.testing.assert_array_equal(patch.y["test"], series.y["test"])
+    # The centre of every patch is the cell's own scaled target, the series view's channel 0.
+    np.testing.assert_array_equal(patch.x["test"][:, :, 1, 1], series.x["test"][:, :, 0])
+    # Square 1 (row 0, col 0): its right neighbour is square 2, its lower neighbour square 101; above and
+    # left of it lies the grid's edge (zero padding).
+    i = int(np.flatnonzero(patch.cell["test"] == patch.cells.index("1"))[0])
+    t = patch.time["test"][i]
+    j = int(np.flatnonzero((series.cell["test"] == series.cells.index("2")) & (series.time["test"] == t))[0])
+    np.testing.assert_array_equal(patch.x["test"][i, :, 1, 2], series.x["test"][j, :, 0])
+    assert (patch.x["test"][i, :, 0, :] == 0).all() and (patch.x["test"][i, :, :, 0] == 0).all()
 
 
 def test_selection_never_ranks_different_target_sets_together():

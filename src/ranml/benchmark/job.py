@@ -24,7 +24,7 @@ import numpy as np
 
 from ranml.benchmark.allocator import keep_freed_memory
 from ranml.benchmark.config import DatasetConfig, EnergyConfig, KpiConfig, ModelConfig, TrainConfig
-from ranml.benchmark.windows import WindowedData, make_grid_windows, make_windows
+from ranml.benchmark.windows import WindowedData, make_grid_windows, make_patch_windows, make_windows
 from ranml.errors import DataError, RanmlError
 from ranml.telemetry import TelemetryTable
 
@@ -130,19 +130,28 @@ def _load(cfg: DatasetConfig) -> TelemetryTable:
 
 
 @lru_cache(maxsize=8)
-def _windows_cached(dataset_json: str, horizon: int, spatial: bool) -> WindowedData:
+def _windows_cached(dataset_json: str, horizon: int, view: str) -> WindowedData:
     cfg = DatasetConfig.model_validate_json(dataset_json)
     spec = cfg.windows.model_copy(update={"horizon": horizon})
     table = load_dataset(cfg)
     try:
-        return make_grid_windows(table, spec) if spatial else make_windows(table, spec)
+        if view == "grid":
+            return make_grid_windows(table, spec)
+        if view.startswith("patch"):
+            return make_patch_windows(table, spec, int(view.removeprefix("patch")))
+        return make_windows(table, spec)
     except DataError as exc:
         raise DataError(f"dataset {cfg.name!r}: {exc}") from None
 
 
-def windows_for(cfg: DatasetConfig, horizon: int, spatial: bool) -> WindowedData:
-    """Windows of a dataset for a horizon (series or grid view); cached per process."""
-    return _windows_cached(cfg.model_dump_json(), horizon, spatial)
+def windows_for(cfg: DatasetConfig, horizon: int, view: str | bool) -> WindowedData:
+    """Windows of a dataset for a horizon; cached per process.
+
+    ``view`` is ``series``, ``grid`` or ``patch<K>`` (:meth:`ForecastModel.view`); ``True`` and
+    ``False`` mean grid and series.
+    """
+    name = ("grid" if view else "series") if isinstance(view, bool) else view
+    return _windows_cached(cfg.model_dump_json(), horizon, name)
 
 
 def _empty_record(spec: JobSpec) -> dict[str, Any]:
@@ -200,8 +209,7 @@ def _execute(spec: JobSpec, folder: Path) -> dict[str, Any]:
     from ranml.benchmark.tuning import fit_model
 
     cls = resolve_model(spec.model.target)
-    spatial = cls.capabilities.spatial
-    data = windows_for(spec.dataset, spec.horizon, spatial)
+    data = windows_for(spec.dataset, spec.horizon, cls.view(spec.model.params))
     shape = data.model_shape()
     with EnergyMeter(spec.energy.watts_per_core, spec.energy.source) as meter:
         t0 = time.perf_counter()
@@ -219,10 +227,11 @@ def _execute(spec: JobSpec, folder: Path) -> dict[str, Any]:
         raise DataError(f"dataset {spec.dataset.name!r}: every test target was interpolated, nothing to "
                         "score; lower windows.max_gap_steps or move the split")
     # Every model of the dataset is scored on the same targets (series order, observed values only).
-    out: dict[str, Any] = accuracy(score.actual, data.scored_forecast(forecast), score.scale,
-                                   observed=score.observed)
-    if spatial:
-        out["ssim"] = ssim(actual, predicted, observed=data.observed["test"])
+    scored = data.scored_forecast(forecast)
+    out: dict[str, Any] = accuracy(score.actual, scored, score.scale, observed=score.observed)
+    if spec.dataset.grid:  # SSIM on the score rows reassembled into grids, for every view alike
+        actual_grids, forecast_grids, seen = data.score_grids(scored)
+        out["ssim"] = ssim(actual_grids, forecast_grids, observed=seen)
     out.update(view=data.kind, scored_on=score.fingerprint, windows_dropped=gaps.windows_dropped,
                points_interpolated=gaps.points_interpolated, longest_gap_steps=gaps.longest_gap_steps)
     module = model.torch_module()

@@ -89,11 +89,14 @@ def _plan(cfg: BenchmarkConfig, out_dir: str | Path) -> tuple[list[JobSpec], lis
         horizons = cfg.horizons or [ds.windows.horizon]
         for h in horizons:
             for i, m in enumerate(cfg.models):
-                spatial = classes[m.name].capabilities.spatial
-                if spatial and not ds.grid:
-                    log.info("skipping %s on %s: spatial model, dataset has grid: false", m.name, ds.name)
+                try:
+                    view = classes[m.name].view(m.params)
+                except ModelError as exc:
+                    raise ConfigError(f"models[{i}] ({m.name}): {exc}") from None
+                if view != "series" and not ds.grid:
+                    log.info("skipping %s on %s: %s model, dataset has grid: false", m.name, ds.name, view)
                     continue
-                data = windows_for(ds, h, spatial)  # fail fast on unusable data
+                data = windows_for(ds, h, view)  # fail fast on unusable data
                 if (ds.name, h) not in data_reports and data.gaps is not None and data.score is not None:
                     data_reports[(ds.name, h)] = {"dataset": ds.name, "horizon": h, "clock": data.clock,
                                                   "scored_on": data.score.fingerprint, **data.gaps.to_dict()}
@@ -118,7 +121,8 @@ def _check_model(cls: type[ForecastModel], m: ModelConfig, index: int, shape: Mo
 # Relative cost of one training run per zoo model on the same windows, measured on the quick config
 # (seconds on one core); bring-your-own models count as heavy.
 _MODEL_COST = {"persistence": 0.1, "seasonal_naive": 0.1, "nlinear": 0.3, "dlinear": 0.3, "mlp": 0.6,
-               "lstm": 3.0, "gru": 5.0, "patchtst": 3.0, "tcn": 8.0, "convlstm": 15.0, "transformer": 30.0}
+               "lstm": 3.0, "gru": 5.0, "patchtst": 3.0, "tcn": 8.0, "convlstm": 15.0, "transformer": 30.0,
+               "nhits": 0.5, "stn": 15.0, "xlstm": 20.0, "mamba": 20.0}
 
 
 def expected_cost(job: JobSpec) -> float:

@@ -5,6 +5,8 @@ The harness turns a :class:`TelemetryTable` into arrays; models only ever see ar
 * Series view: ``x[n, input_steps, features]`` → ``y[n, horizon]`` (one target KPI), one window
   per cell and start position; features are the target first, then extra KPIs, then calendar.
 * Grid view: ``x[n, input_steps, rows, cols]`` → ``y[n, horizon, rows, cols]`` (target only).
+* Patch view: ``x[n, input_steps, K, K]`` (the K×K squares around a cell) → ``y[n, horizon]`` of
+  that cell: the series view's windows with a neighbourhood as input.
 
 Scalers are fitted on the training split only (per cell and feature). Splits are chronological:
 by ratios, by dates (or step numbers on an integer clock), or the last ``test_steps`` /
@@ -43,6 +45,7 @@ __all__ = [
     "WindowSpec",
     "WindowedData",
     "make_grid_windows",
+    "make_patch_windows",
     "make_windows",
 ]
 
@@ -213,11 +216,12 @@ class WindowedData:
         from ranml.benchmark.models.base import ModelShape
 
         spatial = self.kind == "grid"
-        features = 1 if spatial else int(self.x["train"].shape[-1])
+        features = 1 if self.kind != "series" else int(self.x["train"].shape[-1])
         return ModelShape(
             input_steps=self.input_steps, horizon=self.horizon, n_features=features,
             target_index=self.target_index, season_steps=self.season_steps,
             grid=(int(self.x["train"].shape[2]), int(self.x["train"].shape[3])) if spatial else None,
+            patch=int(self.x["train"].shape[2]) if self.kind == "patch" else None,
         )
 
     def inverse(self, y_scaled: np.ndarray, split: str) -> np.ndarray:
@@ -237,6 +241,32 @@ class WindowedData:
             assert self.score.row is not None and self.score.col is not None
             return original[self.score.window, :, self.score.row, self.score.col]
         return original[self.score.window]
+
+    def score_grids(self, scored: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Score rows (actual, and ``scored`` forecasts) reassembled into grids ``[origins, H, rows, cols]``.
+
+        Cell ids must be square ids. Returns actual grids, forecast grids and the mask of observed
+        values (``False`` where a square has no cell, no complete window, or an interpolated target).
+        """
+        from ranml.telemetry import grid_layout
+
+        if self.score is None:
+            raise DataError("these windows carry no score set")
+        sc = self.score
+        if self.kind == "grid":
+            assert sc.row is not None and sc.col is not None
+            rows_of, cols_of = sc.row, sc.col
+            shape = (int(self.x["test"].shape[2]), int(self.x["test"].shape[3]))
+        else:
+            layout = grid_layout(self.cells)
+            rows_of, cols_of, shape = layout.rows[sc.cell], layout.cols[sc.cell], layout.shape
+        origins, at = np.unique(sc.time, return_inverse=True)
+        full = (len(origins), self.horizon, *shape)
+        actual, forecast, seen = np.zeros(full), np.zeros(full), np.zeros(full, dtype=bool)
+        actual[at, :, rows_of, cols_of] = sc.actual
+        forecast[at, :, rows_of, cols_of] = scored
+        seen[at, :, rows_of, cols_of] = sc.observed
+        return actual, forecast, seen
 
     def time_label(self, t: np.datetime64) -> str:
         """A timestamp as people read it: a date and time, or ``step N`` on an integer clock."""
@@ -424,6 +454,11 @@ def make_windows(table: TelemetryTable, spec: WindowSpec) -> WindowedData:
         Unknown target/feature, or a cell/split without a single complete window (names the cell
         and the fix).
     """
+    return _series_windows(table, spec)[0]
+
+
+def _series_windows(table: TelemetryTable, spec: WindowSpec) -> tuple[WindowedData, np.ndarray, np.ndarray]:
+    """The series windows, the scaled values they were cut from (``[T, C, K]``, float32) and their times."""
     kpis = [spec.target, *[f for f in spec.features if f != spec.target]]
     prep = _prepare(table, spec, kpis)
     filled, train_rows = prep.filled, prep.train_rows
@@ -489,7 +524,41 @@ def make_windows(table: TelemetryTable, spec: WindowSpec) -> WindowedData:
         season_steps=prep.season, mase_scale=prep.mase, dropped_windows=gaps.windows_dropped,
         observed=out_o, score=score, gaps=gaps, clock="index" if table.index_clock else "datetime",
         origin=table.origin,
-    )
+    ), scaled, tns
+
+
+def make_patch_windows(table: TelemetryTable, spec: WindowSpec, side: int) -> WindowedData:
+    """Cut ``side × side`` neighbourhood patches around each cell: ``x[n, L, K, K]`` → ``y[n, H]``.
+
+    The windows, targets, scalers and score set are the series view's (one window per cell and
+    origin); the input is the per-cell scaled target of the squares around the cell, zero (the
+    training mean) beyond the grid's edge, where no cell is and where data is missing, as STN and
+    HiSTM pad their neighbourhoods. Cell ids must be square ids.
+    """
+    from ranml.telemetry import grid_layout
+
+    if side < 3 or side % 2 == 0:
+        raise DataError(f"windows: a neighbourhood of {side} squares; use an odd size >= 3")
+    series, scaled, times = _series_windows(table, spec)
+    layout = grid_layout(series.cells)
+    pad = side // 2
+    T = scaled.shape[0]
+    rows, cols = layout.shape
+    z = np.zeros((T, rows + 2 * pad, cols + 2 * pad), dtype=np.float32)
+    z[:, layout.rows + pad, layout.cols + pad] = np.nan_to_num(scaled[:, :, 0])
+    L, offsets = spec.input_steps, np.arange(side)
+    x = {}
+    for split in SPLITS:
+        start, cell = np.searchsorted(times, series.time[split]) - L, series.cell[split]
+        t_idx = (start[:, None] + np.arange(L))[:, :, None, None]
+        r_idx = (layout.rows[cell][:, None] + offsets)[:, None, :, None]
+        c_idx = (layout.cols[cell][:, None] + offsets)[:, None, None, :]
+        x[split] = np.ascontiguousarray(z[t_idx, r_idx, c_idx])
+    series.x = x
+    series.kind = "patch"
+    series.feature_names = [spec.target]
+    series.extra["patch"] = side
+    return series
 
 
 def make_grid_windows(table: TelemetryTable, spec: WindowSpec) -> WindowedData:

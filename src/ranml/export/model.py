@@ -356,7 +356,7 @@ def export_from_run(run_dir: str | Path, model: str, fmt: str = "onnx", dataset:
 
     ds = DatasetConfig.model_validate(job_cfg["dataset"])
     cls = resolve_model(job_cfg["model"].get("ref") or job_cfg["model"]["name"])
-    data = windows_for(ds, int(rec["horizon"]), cls.capabilities.spatial)
+    data = windows_for(ds, int(rec["horizon"]), cls.view(dict(rec.get("hparams") or {})))
     train_keys = {"lr", "weight_decay", "batch_size", "search_trials"}
     params = {k: v for k, v in (rec.get("hparams") or {}).items() if k not in train_keys}
     shape = data.model_shape()

@@ -70,7 +70,7 @@ class ModelManifest(RanmlModel):
     schema_version: int = 1
     name: str
     format: Format
-    kind: Literal["series", "grid"] = "series"
+    kind: Literal["series", "grid", "patch"] = "series"
     model: str
     hparams: dict[str, Any] = {}
     input_name: str = "x"

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from ranml.errors import RanmlError
+from ranml.errors import RanmlError, RegistryError
 from ranml.serving.artefact import ModelManifest
 
 if TYPE_CHECKING:
@@ -233,6 +233,10 @@ class Predictor:
         self._bindings: dict[int, _Bound] = {}
         self._bound1: _Bound | None = None
         self._lock = threading.Lock()
+        if manifest.kind == "patch":
+            raise RegistryError(
+                f"{version}: a neighbourhood (patch) model is exported and parity-checked, but the online "
+                "runtime does not assemble neighbourhood inputs yet; serve a series or grid model")
         self._window_dims = tuple(manifest.input_shape)
         self._grid = manifest.kind != "series"
         s = manifest.scaler

@@ -11,7 +11,7 @@ pytest.importorskip("torch", reason="export needs torch: pip install 'ranml[benc
 pytest.importorskip("onnxruntime", reason="export needs onnxruntime")
 
 from ranml.benchmark.models import ZOO, ModelShape, TrainSettings, build_model, resolve_model
-from ranml.benchmark.windows import WindowSpec, make_grid_windows, make_windows
+from ranml.benchmark.windows import WindowSpec, make_grid_windows, make_patch_windows, make_windows
 from ranml.errors import ExportError
 from ranml.export import ExportGates, export_model
 from ranml.serving import LocalRegistry, ModelManifest
@@ -19,7 +19,8 @@ from ranml.telemetry import generate
 
 PARAMS = {"mlp": {"hidden": 16}, "lstm": {"hidden": 8}, "gru": {"hidden": 8}, "tcn": {"channels": 8, "levels": 3},
           "patchtst": {"d_model": 16, "layers": 1, "patch": 8}, "transformer": {"d_model": 16, "layers": 1},
-          "convlstm": {"hidden": 4}}
+          "convlstm": {"hidden": 4}, "stn": {"neighbourhood": 3, "channels": 2, "hidden": 2},
+          "nhits": {"hidden": 16}, "xlstm": {"d_model": 8, "blocks": 2}, "mamba": {"d_model": 8, "layers": 1}}
 TOLERANCE = 1e-4
 
 
@@ -32,9 +33,10 @@ def trained(name, table, epochs=1):
     cls = resolve_model(name)
     spec = WindowSpec(input_steps=24, horizon=2, features=["prb_util"], max_train_windows=200,
                                    max_val_windows=64, max_test_windows=64)
-    data = make_grid_windows(table, spec) if cls.capabilities.spatial else make_windows(table, spec)
-    shape = ModelShape(data.input_steps, data.horizon, int(data.x["train"].shape[-1]), 0, 24,
-                       tuple(data.x["train"].shape[2:4]) if cls.capabilities.spatial else None)
+    view = cls.view(PARAMS.get(name, {}))
+    data = make_grid_windows(table, spec) if view == "grid" else make_patch_windows(table, spec, 3) \
+        if view == "patch3" else make_windows(table, spec)
+    shape = data.model_shape()
     model = build_model(name, shape, **PARAMS.get(name, {}))
     model.fit(data.x["train"], data.y["train"], data.x["val"], data.y["val"], TrainSettings(epochs=epochs))
     return model, data
@@ -110,3 +112,14 @@ def test_unknown_format(table):
     model, data = trained("nlinear", table)
     with pytest.raises(ExportError, match="unknown format 'tflite'"):
         export_model(model, data, "nlinear", "tflite")
+
+
+def test_a_neighbourhood_model_exports_but_the_online_runtime_refuses_it(table):
+    from ranml.errors import RegistryError
+    from ranml.serving import Predictor
+
+    model, data = trained("stn", table)
+    result = export_model(model, data, "stn", "onnx", ExportGates(windows=16, fp32_tolerance=TOLERANCE))
+    assert result.manifest.kind == "patch" and result.manifest.input_shape == [24, 3, 3]
+    with pytest.raises(RegistryError, match="does not assemble neighbourhood inputs yet"):
+        Predictor(result.files["model"], result.manifest, "v1")

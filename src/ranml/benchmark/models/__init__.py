@@ -41,6 +41,10 @@ ZOO: dict[str, str] = {
     "patchtst": "ranml.benchmark.models.patchtst:PatchTST",
     "transformer": "ranml.benchmark.models.transformer:TransformerEncoder",
     "convlstm": "ranml.benchmark.models.convlstm:ConvLSTM",
+    "stn": "ranml.benchmark.models.stn:STN",
+    "nhits": "ranml.benchmark.models.nhits:NHiTS",
+    "xlstm": "ranml.benchmark.models.xlstm:XLSTM",
+    "mamba": "ranml.benchmark.models.mamba:Mamba",
 }
 """Zoo model names and where they live."""
 

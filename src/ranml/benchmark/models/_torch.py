@@ -50,8 +50,7 @@ class TorchForecaster(ForecastModel):
             known = ", ".join(sorted(reading.read)) or "none"
             raise ModelError(f"{self.name}: params {unknown} are not parameters of this model (it reads: "
                              f"{known}); fix the spelling or remove them")
-        inputs = (2, s.input_steps, *s.grid) if s.grid else (2, s.input_steps, s.n_features)
-        expected = (2, s.horizon, *s.grid) if s.grid else (2, s.horizon)
+        inputs, expected = s.example_input(2), s.example_output(2)
         try:
             with torch.no_grad():
                 out = net.eval()(torch.zeros(inputs))

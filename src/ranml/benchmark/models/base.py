@@ -48,6 +48,9 @@ class Capabilities:
         Uses the extra input features; otherwise only the target channel.
     needs_season
         Needs ``input_steps >= season_steps``.
+    neighbourhood
+        Patch in, cell out: ``x[n, L, K, K]`` (the target of the K×K squares around a cell) →
+        ``y[n, H]`` of that cell; K is the model's ``neighbourhood`` parameter (odd, default 5).
     """
 
     spatial: bool = False
@@ -55,6 +58,7 @@ class Capabilities:
     exportable: bool = True
     uses_features: bool = True
     needs_season: bool = False
+    neighbourhood: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,20 @@ class ModelShape:
     target_index: int = 0
     season_steps: int = 96
     grid: tuple[int, int] | None = None
+    patch: int | None = None
+    """Side K of the neighbourhood patch of a patch model (``x[n, L, K, K]``)."""
+
+    def example_input(self, batch: int) -> tuple[int, ...]:
+        """The input shape of a batch."""
+        if self.grid:
+            return (batch, self.input_steps, *self.grid)
+        if self.patch:
+            return (batch, self.input_steps, self.patch, self.patch)
+        return (batch, self.input_steps, self.n_features)
+
+    def example_output(self, batch: int) -> tuple[int, ...]:
+        """The output shape of a batch."""
+        return (batch, self.horizon, *self.grid) if self.grid else (batch, self.horizon)
 
 
 @dataclass(frozen=True)
@@ -118,6 +136,24 @@ class ForecastModel(abc.ABC):
                 f"{self.name}: input_steps={shape.input_steps} is shorter than one season "
                 f"({shape.season_steps} steps); raise windows.input_steps to at least {shape.season_steps}"
             )
+
+    @classmethod
+    def view(cls, params: dict[str, Any]) -> str:
+        """Which windows the model trains on: ``series``, ``grid`` or ``patch<K>``.
+
+        Raises
+        ------
+        ModelError
+            A patch model's ``neighbourhood`` is not an odd integer of at least 3.
+        """
+        if cls.capabilities.spatial:
+            return "grid"
+        if cls.capabilities.neighbourhood:
+            k = params.get("neighbourhood", 5)
+            if not isinstance(k, int) or k < 3 or k % 2 == 0:
+                raise ModelError(f"{cls.name}: params.neighbourhood={k!r} must be an odd integer >= 3 (e.g. 5)")
+            return f"patch{k}"
+        return "series"
 
     def check(self) -> None:
         """Fail now, before any training, if the model cannot run with its shape and parameters.

@@ -37,8 +37,16 @@ class ConformanceResult:
 
 def toy_problem(spatial: bool, n: int = 96, input_steps: int = 48, horizon: int = 4,
                 features: int = 3, season: int = 24, grid: tuple[int, int] = (4, 4),
-                seed: int = 0) -> tuple[ModelShape, dict[str, np.ndarray]]:
-    """A small, learnable problem: noisy daily sines (series or grid), scaled to unit range."""
+                seed: int = 0, patch: int | None = None) -> tuple[ModelShape, dict[str, np.ndarray]]:
+    """A small, learnable problem: noisy daily sines, scaled to unit range.
+
+    Series windows, grids, or (``patch``) ``patch × patch`` neighbourhoods forecasting their centre.
+    """
+    if patch is not None:
+        shape, data = toy_problem(True, n, input_steps, horizon, features, season, (patch, patch), seed)
+        centre = patch // 2
+        data = {k: v[:, :, centre, centre].copy() if k.startswith("y") else v for k, v in data.items()}
+        return ModelShape(input_steps, horizon, 1, 0, season, patch=patch), data
     rng = np.random.default_rng(seed)
     t0 = rng.integers(0, season, n)
     steps = np.arange(input_steps + horizon)
@@ -76,11 +84,13 @@ def check_model(ref: str, params: dict[str, Any] | None = None, epochs: int = 3,
     params = params or {}
     cls = resolve_model(ref)
     caps = cls.capabilities
-    shape, data = toy_problem(caps.spatial)
+    view = cls.view(params)
+    shape, data = toy_problem(caps.spatial, patch=int(view.removeprefix("patch")) if view.startswith("patch") else None)
     settings = TrainSettings(epochs=epochs, batch_size=32, lr=3e-3, patience=epochs, seed=123)
 
     model = cls(shape, **params)
     assert cls.name, f"{cls.__name__} has no name"
+    model.check()  # what the harness runs when it plans a benchmark
     if caps.trainable:
         assert not model.fitted, f"{ref}: a new trainable model claims to be fitted"
         try:

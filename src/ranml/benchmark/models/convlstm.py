@@ -10,16 +10,19 @@ from torch import nn
 from ranml.benchmark.models._torch import TorchForecaster
 from ranml.benchmark.models.base import Capabilities
 
-__all__ = ["ConvLSTM"]
+__all__ = ["ConvLSTM", "ConvLSTMCell"]
 
 
-class _Cell(nn.Module):
+class ConvLSTMCell(nn.Module):
+    """One ConvLSTM step: gates from a convolution over the input and the hidden state."""
+
     def __init__(self, c_in: int, hidden: int, kernel: int) -> None:
         super().__init__()
         self.hidden = hidden
         self.gates = nn.Conv2d(c_in + hidden, 4 * hidden, kernel, padding=kernel // 2)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next hidden and cell state for input ``x[b, c_in, rows, cols]``."""
         i, f, o, g = torch.chunk(self.gates(torch.cat([x, h], dim=1)), 4, dim=1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
@@ -31,7 +34,7 @@ class _ConvLSTM(nn.Module):
         super().__init__()
         self.steps = input_steps
         self.hidden = hidden
-        self.cell = _Cell(1, hidden, kernel)
+        self.cell = ConvLSTMCell(1, hidden, kernel)
         self.head = nn.Conv2d(hidden + 1, horizon, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
