@@ -43,6 +43,7 @@ def zoo(quick: bool) -> list[dict[str, Any]]:
     return [
         {"name": "persistence"}, {"name": "seasonal_naive"},
         {"name": "dlinear"}, {"name": "nlinear"},
+        {"name": "gbdt", "params": {"n_estimators": 150 if small else 600, "num_leaves": 31}},
         {"name": "nhits", "params": {"hidden": 64 if small else 256}},
         {"name": "lstm", "params": {"hidden": 32 if small else 64}},
         {"name": "tcn", "params": {"channels": 16, "levels": 4}},

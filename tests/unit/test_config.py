@@ -46,7 +46,7 @@ def test_unknown_key_lists_allowed_keys(tmp_path):
         load_yaml(write(tmp_path, text), BenchmarkConfig)
     msg = str(err.value)
     assert "models[0].epochz: unknown key" in msg
-    assert "params" in msg and "search" in msg
+    assert "params" in msg and "tune" in msg
     assert "c.yaml:7" in msg
 
 

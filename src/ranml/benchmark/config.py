@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from ranml.benchmark.windows import WindowSpec
 from ranml.config import RanmlModel
@@ -21,6 +21,7 @@ __all__ = [
     "SelectionConfig",
     "SynthSource",
     "TrainConfig",
+    "TuneConfig",
 ]
 
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -91,17 +92,33 @@ class TrainConfig(RanmlModel):
     reuse_freed_memory: bool = True
 
 
-class SearchConfig(RanmlModel):
-    """Optuna search for one model.
+class TuneConfig(RanmlModel):
+    """Optuna hyper-parameter tuning for one model (the ``tune:`` block; ``search:`` is the old name).
 
     ``space`` maps a hyper-parameter to ``[low, high]`` (int or float range), ``{low, high, log}``
-    or ``{choices: [...]}``. ``lr`` and ``weight_decay`` tune the training settings.
+    or ``{choices: [...]}``; ``lr``, ``weight_decay`` and ``batch_size`` tune the training settings;
+    empty: the model's default space. The budget is ``trials``, ``seconds`` (alias ``timeout_s``),
+    or both (whichever ends first). ``pruner: median`` stops trials whose validation loss per epoch
+    falls behind the median. Trials train ``trial_epochs`` epochs (default: the full training); with
+    fewer, the best parameters are retrained with the full training settings.
     """
 
-    trials: PositiveInt = 5
+    trials: PositiveInt | None = 5
+    seconds: Annotated[float, Field(gt=0)] | None = Field(default=None,
+                                                          validation_alias=AliasChoices("seconds", "timeout_s"))
     space: dict[str, Any] = {}
     pruner: Literal["median", "none"] = "median"
-    timeout_s: Annotated[float, Field(gt=0)] | None = None
+    trial_epochs: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _a_budget(self) -> TuneConfig:
+        if self.trials is None and self.seconds is None:
+            raise ValueError("give a budget: trials, seconds, or both")
+        return self
+
+
+SearchConfig = TuneConfig
+"""The old name of :class:`TuneConfig`."""
 
 
 class ModelConfig(RanmlModel):
@@ -111,7 +128,12 @@ class ModelConfig(RanmlModel):
     ref: str | None = None
     params: dict[str, Any] = {}
     train: dict[str, Any] = {}
-    search: SearchConfig | None = None
+    tune: TuneConfig | None = Field(default=None, validation_alias=AliasChoices("tune", "search"))
+
+    @property
+    def search(self) -> TuneConfig | None:
+        """The old name of :attr:`tune`."""
+        return self.tune
 
     @property
     def target(self) -> str:

@@ -122,14 +122,15 @@ def _check_model(cls: type[ForecastModel], m: ModelConfig, index: int, shape: Mo
 # (seconds on one core); bring-your-own models count as heavy.
 _MODEL_COST = {"persistence": 0.1, "seasonal_naive": 0.1, "nlinear": 0.3, "dlinear": 0.3, "mlp": 0.6,
                "lstm": 3.0, "gru": 5.0, "patchtst": 3.0, "tcn": 8.0, "convlstm": 15.0, "transformer": 30.0,
-               "nhits": 0.5, "stn": 15.0, "xlstm": 20.0, "mamba": 20.0}
+               "nhits": 0.5, "stn": 15.0, "xlstm": 20.0, "mamba": 20.0, "gbdt": 1.0}
 
 
 def expected_cost(job: JobSpec) -> float:
     """A rough cost guess for scheduling: model weight × epochs × search trials."""
     base = _MODEL_COST.get(job.model.target, 10.0)
-    trials = job.model.search.trials if job.model.search else 1
-    return base * job.train.epochs * trials
+    trials = (job.model.tune.trials or 10) if job.model.tune else 1
+    epochs = 1 if job.model.target == "gbdt" else job.train.epochs  # boosting rounds are its own
+    return base * epochs * trials
 
 
 def _reusable(job: JobSpec) -> dict[str, Any] | None:

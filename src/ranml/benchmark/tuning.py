@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ranml.benchmark.config import ModelConfig, SearchConfig, TrainConfig
+from ranml.benchmark.config import ModelConfig, TrainConfig, TuneConfig
 from ranml.benchmark.models.base import FitReport, ForecastModel, ModelShape, TrainSettings
 from ranml.benchmark.windows import WindowedData
 from ranml.config import parse_mapping
@@ -59,24 +59,28 @@ def fit_model(cls: type[ForecastModel], shape: ModelShape, model_cfg: ModelConfi
               data: WindowedData, seed: int) -> tuple[ForecastModel, FitReport, dict[str, Any]]:
     """Build and train ``cls`` (with an Optuna search when ``model_cfg.search`` is set).
 
-    Returns the trained model, its fit report and the hyper-parameters used.
+    Returns the trained model, its fit report and the hyper-parameters used; after tuning they are
+    the best trial's, with ``search_trials`` and a ``tune`` summary (trials, pruned, best trial and
+    its validation loss, seconds, whether the best parameters were retrained).
     """
     xt, yt, xv, yv = data.x["train"], data.y["train"], data.x["val"], data.y["val"]
-    if model_cfg.search is None or not cls.capabilities.trainable:
+    if model_cfg.tune is None or not cls.capabilities.trainable:
         model = cls(shape, **model_cfg.params)
         report = model.fit(xt, yt, xv, yv, _settings(train, seed))
         return model, report, dict(model_cfg.params)
-    return _search(cls, shape, model_cfg, model_cfg.search, train, data, seed)
+    return _search(cls, shape, model_cfg, model_cfg.tune, train, data, seed)
 
 
-def _search(cls: type[ForecastModel], shape: ModelShape, model_cfg: ModelConfig, search: SearchConfig,
+def _search(cls: type[ForecastModel], shape: ModelShape, model_cfg: ModelConfig, search: TuneConfig,
             train: TrainConfig, data: WindowedData, seed: int) -> tuple[ForecastModel, FitReport, dict[str, Any]]:
+    import time
+
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = search.space or cls.default_search_space
     if not space:
-        raise ConfigError(f"models.{model_cfg.name}.search: no search space given and the model has no default")
+        raise ConfigError(f"models.{model_cfg.name}.tune: no search space given and the model has no default")
     best: dict[str, Any] = {}
 
     def objective(trial: Any) -> float:
@@ -90,9 +94,10 @@ def _search(cls: type[ForecastModel], shape: ModelShape, model_cfg: ModelConfig,
             if search.pruner == "median" and trial.should_prune():
                 raise optuna.TrialPruned()
 
+        trial_extra = {**extra, **({"epochs": search.trial_epochs} if search.trial_epochs else {})}
         try:
             rep = model.fit(data.x["train"], data.y["train"], data.x["val"], data.y["val"],
-                            _settings(train, seed, **extra), report_epoch)
+                            _settings(train, seed, **trial_extra), report_epoch)
         except ModelError as exc:
             log.info("trial %d failed: %s", trial.number, exc)
             raise optuna.TrialPruned() from exc
@@ -104,9 +109,21 @@ def _search(cls: type[ForecastModel], shape: ModelShape, model_cfg: ModelConfig,
         else optuna.pruners.NopPruner()
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed),
                                 pruner=pruner)
-    study.optimize(objective, n_trials=search.trials, timeout=search.timeout_s)
+    started = time.perf_counter()
+    study.optimize(objective, n_trials=search.trials, timeout=search.seconds)
     if not best:
-        raise ModelError(f"{model_cfg.name}: every search trial failed or was pruned")
+        raise ModelError(f"{model_cfg.name}: every tuning trial failed or was pruned")
     params = dict(best["params"])
+    model, report = best["model"], best["report"]
+    retrain = search.trial_epochs is not None and search.trial_epochs < train.epochs
+    if retrain:  # trials were shortened: the best parameters get the full training
+        extra = {k: v for k, v in params.items() if k in _TRAIN_KEYS}
+        model = cls(shape, **{k: v for k, v in params.items() if k not in _TRAIN_KEYS})
+        report = model.fit(data.x["train"], data.y["train"], data.x["val"], data.y["val"],
+                           _settings(train, seed, **extra))
+    states = [t.state for t in study.trials]
     params["search_trials"] = len(study.trials)
-    return best["model"], best["report"], params
+    params["tune"] = {"trials": len(study.trials), "pruned": sum(s == optuna.trial.TrialState.PRUNED for s in states),
+                      "best_trial": int(study.best_trial.number), "best_val_loss": float(study.best_value),
+                      "seconds": time.perf_counter() - started, "retrained": retrain}
+    return model, report, params

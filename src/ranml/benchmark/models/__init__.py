@@ -45,6 +45,7 @@ ZOO: dict[str, str] = {
     "nhits": "ranml.benchmark.models.nhits:NHiTS",
     "xlstm": "ranml.benchmark.models.xlstm:XLSTM",
     "mamba": "ranml.benchmark.models.mamba:Mamba",
+    "gbdt": "ranml.benchmark.models.gbdt:GBDT",
 }
 """Zoo model names and where they live."""
 
