@@ -46,6 +46,9 @@ ZOO: dict[str, str] = {
     "xlstm": "ranml.benchmark.models.xlstm:XLSTM",
     "mamba": "ranml.benchmark.models.mamba:Mamba",
     "gbdt": "ranml.benchmark.models.gbdt:GBDT",
+    "autoformer": "ranml.benchmark.models.autoformer:Autoformer",
+    "informer": "ranml.benchmark.models.informer:Informer",
+    "histm": "ranml.benchmark.models.histm:HiSTM",
 }
 """Zoo model names and where they live."""
 

@@ -17,10 +17,12 @@ from torch import nn
 
 from ranml.benchmark.models._torch import TorchForecaster
 
-__all__ = ["Mamba"]
+__all__ = ["Mamba", "SelectiveSSMBlock"]
 
 
-class _Block(nn.Module):
+class SelectiveSSMBlock(nn.Module):
+    """One Mamba-style block on ``x[b, steps, d]``: expansion, causal convolution, selective scan, gate, residual."""
+
     def __init__(self, d: int, state: int, expand: int, conv: int) -> None:
         super().__init__()
         inner = expand * d
@@ -35,6 +37,7 @@ class _Block(nn.Module):
         self.out = nn.Linear(inner, d)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` plus the block's output, same shape."""
         b, steps, _ = x.shape
         u, z = torch.chunk(self.inp(self.norm(x)), 2, dim=2)
         u = F.silu(self.conv(F.pad(u.transpose(1, 2), (self.conv_len - 1, 0))).transpose(1, 2))
@@ -57,7 +60,7 @@ class _Mamba(nn.Module):
                  conv: int) -> None:
         super().__init__()
         self.proj = nn.Linear(n_features, d)
-        self.blocks = nn.Sequential(*[_Block(d, state, expand, conv) for _ in range(layers)])
+        self.blocks = nn.Sequential(*[SelectiveSSMBlock(d, state, expand, conv) for _ in range(layers)])
         self.head = nn.Linear(d, horizon)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 from torch import nn
 
+from ranml.benchmark.models._layers import sinusoidal_positions
 from ranml.benchmark.models._torch import TorchForecaster
 from ranml.errors import ModelError
 
@@ -19,12 +19,7 @@ class _Encoder(nn.Module):
                  layers: int, dropout: float) -> None:
         super().__init__()
         self.embed = nn.Linear(n_features, d_model)
-        pos = torch.arange(input_steps).unsqueeze(1)
-        div = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
-        pe = torch.zeros(1, input_steps, d_model)
-        pe[0, :, 0::2] = torch.sin(pos * div)
-        pe[0, :, 1::2] = torch.cos(pos * div)
-        self.register_buffer("pe", pe)
+        self.register_buffer("pe", sinusoidal_positions(input_steps, d_model))
         layer = nn.TransformerEncoderLayer(d_model, heads, 2 * d_model, dropout, batch_first=True)
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.head = nn.Linear(d_model, horizon)
