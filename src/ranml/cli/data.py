@@ -110,3 +110,35 @@ def import_(
         for g in sorted(with_gaps, key=lambda g: -g.longest)[:10]:
             t.add_row(g.cell, str(g.missing), str(g.gaps), str(g.longest), str(g.longest_start))
         console.print(t)
+
+
+@app.command("grid")
+@handle_errors
+def grid(
+    table_path: Annotated[Path, typer.Argument(help="A tidy table (CSV/Parquet) of cells with any ids.")],
+    coords: Annotated[Path, typer.Option(help="CSV with cell_id and lat/lon (degrees) or x/y (metres).")],
+    cell_size: Annotated[float, typer.Option(help="Side of a grid square in metres.")],
+    out: Annotated[Path, typer.Option("--out", help="Gridded Parquet table (square-id cells) to write.")],
+    step: Annotated[str | None, typer.Option(help="Step of a CSV table.")] = None,
+    mean: Annotated[list[str] | None, typer.Option("--mean", help="A KPI averaged, not summed, per square "
+                                                                   "(repeatable; e.g. prb_util).")] = None,
+) -> None:
+    """Rasterise cells onto square-id grid squares (for grid and neighbourhood models)."""
+    import pandas as pd
+
+    from ranml.telemetry import grid_from_coordinates, load_table
+
+    table = load_table(table_path, step)
+    try:
+        coordinates = pd.read_csv(coords)
+    except (OSError, ValueError) as exc:
+        from ranml.errors import DataError
+
+        raise DataError(f"{coords}: cannot read CSV: {exc}") from None
+    gridded, mapping = grid_from_coordinates(table, coordinates, cell_size, {k: "mean" for k in mean or []})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    gridded.write_parquet(out)
+    mapping.to_csv(out.with_name(out.name.removesuffix(".parquet") + ".squares.csv"), index=False)
+    rows, cols = int(mapping["row"].max()) + 1, int(mapping["col"].max()) + 1
+    console.print(f"{len(table.cells)} cells → {len(gridded.cells)} squares on a {rows}x{cols} grid of "
+                  f"{cell_size:g} m → {out} (cell → square in .squares.csv)")

@@ -8,7 +8,15 @@ processes can use it.
 """
 
 from ranml.telemetry.gaps import CellGaps, cell_gaps, fill_short_gaps, nan_runs
-from ranml.telemetry.grid import Grid, GridLayout, build_grid, grid_layout, square_id, square_pos
+from ranml.telemetry.grid import (
+    Grid,
+    GridLayout,
+    build_grid,
+    grid_from_coordinates,
+    grid_layout,
+    square_id,
+    square_pos,
+)
 from ranml.telemetry.importers import FORMATS, ImportOptions, apply_gap_policy, import_table
 from ranml.telemetry.loaders import load_table
 from ranml.telemetry.milan import load_milan
@@ -30,6 +38,7 @@ __all__ = [
     "cell_gaps",
     "fill_short_gaps",
     "generate",
+    "grid_from_coordinates",
     "grid_layout",
     "import_table",
     "load_milan",

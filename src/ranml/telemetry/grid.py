@@ -14,7 +14,16 @@ import pandas as pd
 from ranml.errors import DataError
 from ranml.telemetry.table import TelemetryTable
 
-__all__ = ["GRID_SIDE", "Grid", "GridLayout", "build_grid", "grid_layout", "square_id", "square_pos"]
+__all__ = [
+    "GRID_SIDE",
+    "Grid",
+    "GridLayout",
+    "build_grid",
+    "grid_from_coordinates",
+    "grid_layout",
+    "square_id",
+    "square_pos",
+]
 
 GRID_SIDE = 100
 
@@ -99,3 +108,72 @@ def build_grid(
         if r0 <= r < r1 and c0 <= c < c1:
             out[:, r - r0, c - c0] = matrix[:, j]
     return Grid(times=times, values=out, origin=(r0, c0))
+
+
+_EARTH_RADIUS_M = 6_371_000.0
+
+
+def grid_from_coordinates(
+    table: TelemetryTable,
+    coords: pd.DataFrame,
+    cell_size_m: float,
+    how: dict[str, str] | None = None,
+) -> tuple[TelemetryTable, pd.DataFrame]:
+    """Rasterise cells with coordinates onto a square grid: one square-id cell per occupied square.
+
+    Parameters
+    ----------
+    table
+        Telemetry of cells with any ids.
+    coords
+        One row per cell: ``cell_id`` and either ``lat``/``lon`` (degrees; projected to metres around
+        their centre, equirectangular, exact enough at city scale) or ``x``/``y`` (metres).
+    cell_size_m
+        Side of a square in metres.
+    how
+        Aggregation per KPI of the cells in one square, ``sum`` (default: volumes add up) or ``mean``
+        (utilisations, qualities).
+
+    Returns
+    -------
+    The grid table (square ids, row 0 in the north) and the mapping ``cell_id → square_id, row, col``.
+
+    Raises
+    ------
+    DataError
+        Missing coordinate columns, a table cell without coordinates, or a grid larger than 100×100.
+    """
+    if cell_size_m <= 0:
+        raise DataError(f"cell size {cell_size_m} m: give a positive size in metres")
+    if "cell_id" not in coords.columns:
+        raise DataError(f"coordinates: column 'cell_id' is missing (have {list(coords.columns)})")
+    c = coords.assign(cell_id=coords["cell_id"].astype(str)).drop_duplicates("cell_id").set_index("cell_id")
+    if {"lat", "lon"} <= set(c.columns):
+        lat0 = np.deg2rad(float(c["lat"].mean()))
+        x = _EARTH_RADIUS_M * np.deg2rad(c["lon"].to_numpy(dtype=float)) * np.cos(lat0)
+        y = _EARTH_RADIUS_M * np.deg2rad(c["lat"].to_numpy(dtype=float))
+    elif {"x", "y"} <= set(c.columns):
+        x, y = c["x"].to_numpy(dtype=float), c["y"].to_numpy(dtype=float)
+    else:
+        raise DataError(f"coordinates: give lat/lon or x/y columns (have {list(c.columns)})")
+    missing = sorted(set(table.cells) - set(c.index))
+    if missing:
+        raise DataError(f"coordinates: cells {missing[:5]} of the table have no coordinates")
+    col = np.floor((x - x.min()) / cell_size_m).astype(int)
+    row = np.floor((y.max() - y) / cell_size_m).astype(int)
+    if row.max() >= GRID_SIDE or col.max() >= GRID_SIDE:
+        raise DataError(f"coordinates: {row.max() + 1}x{col.max() + 1} squares of {cell_size_m:g} m exceed the "
+                        f"{GRID_SIDE}x{GRID_SIDE} grid; use larger squares")
+    mapping = pd.DataFrame({"row": row, "col": col}, index=c.index)
+    mapping["square_id"] = [str(square_id(int(r), int(k))) for r, k in zip(row, col, strict=True)]
+    frame = table.frame.assign(cell_id=table.frame["cell_id"].map(mapping["square_id"]))
+    agg = {k: (how or {}).get(k, "sum") for k in table.kpis}
+    bad = {k: v for k, v in agg.items() if v not in ("sum", "mean")}
+    if bad:
+        raise DataError(f"aggregation {bad}: use sum or mean per KPI")
+    grid = frame.groupby(["cell_id", "timestamp"], as_index=False).agg(agg)
+    if table.index_clock:
+        grid["timestamp"] = table.step_index(grid["timestamp"])
+    out = TelemetryTable.from_frame(grid, table.step, source=table.attrs.get("source", "<table>") + " (gridded)",
+                                    origin=table.origin if table.index_clock else None)
+    return out, mapping.reset_index()

@@ -151,3 +151,42 @@ def test_cli_import_writes_the_table_and_the_gap_report(tmp_path):
     bad = CliRunner().invoke(app, ["data", "import", str(path), "--format", "tidy", "--step", "1h",
                                    "--column", "nope", "--out", str(out)])
     assert bad.exit_code != 0 and "--column 'nope': use FILE_COLUMN=NAME" in bad.output
+
+
+def test_grid_from_coordinates_rasterises_cells_onto_squares(tmp_path):
+    from ranml.telemetry import grid_from_coordinates
+
+    hours = pd.date_range("2026-01-05", periods=3, freq="1h")
+    frame = pd.DataFrame([{"cell_id": c, "timestamp": t, "dl": float(k + 1), "prb": 10.0 * (k + 1)}
+                          for k, c in enumerate("ABCD") for t in hours])
+    table = TelemetryTable.from_frame(frame, "1h")
+    # A and B are 11 m apart; C lies 780 m east of A; D 560 m south (at 45.46° N, 0.01° lon ≈ 780 m).
+    coords = pd.DataFrame({"cell_id": list("ABCD"), "lat": [45.4600, 45.4601, 45.4600, 45.4550],
+                           "lon": [9.1800, 9.1801, 9.1900, 9.1800]})
+    gridded, mapping = grid_from_coordinates(table, coords, 500.0, {"prb": "mean"})
+    assert dict(zip(mapping["cell_id"], mapping["square_id"], strict=True)) == {"A": "1", "B": "1", "C": "2",
+                                                                               "D": "101"}
+    assert gridded.cells == ["1", "101", "2"]
+    assert value(gridded, "1", "2026-01-05 01:00", "dl") == 3.0  # A + B volumes add up
+    assert value(gridded, "1", "2026-01-05 01:00", "prb") == 15.0  # utilisations average
+    with pytest.raises(DataError, match=r"cells \['D'\] of the table have no coordinates"):
+        grid_from_coordinates(table, coords.iloc[:3], 500.0)
+    with pytest.raises(DataError, match="exceed the 100x100 grid; use larger squares"):
+        grid_from_coordinates(table, coords, 5.0)
+
+
+def test_cli_grid_writes_square_ids_and_the_mapping(tmp_path):
+    from typer.testing import CliRunner
+
+    from ranml.cli.app import app
+
+    table = tmp_path / "cells.csv"
+    table.write_text("cell_id,timestamp,dl\nA,2026-01-05 00:00,1\nB,2026-01-05 00:00,2\n")
+    coords = tmp_path / "coords.csv"
+    coords.write_text("cell_id,x,y\nA,0,0\nB,1200,0\n")
+    out = tmp_path / "grid.parquet"
+    result = CliRunner().invoke(app, ["data", "grid", str(table), "--coords", str(coords), "--cell-size", "500",
+                                      "--step", "1h", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert load_table(out).cells == ["1", "3"]  # 1200 m east: column 2
+    assert (tmp_path / "grid.squares.csv").read_text().splitlines()[0] == "cell_id,row,col,square_id"
