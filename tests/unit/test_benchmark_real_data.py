@@ -161,6 +161,18 @@ def test_gap_report_counts_what_windowing_did():
     assert w.score is not None and w.score.masked == 8
 
 
+def test_interpolated_targets_can_be_kept_out_of_the_loss():
+    spec = dict(input_steps=24, horizon=4, target="volume", calendar=False,
+                split=SplitSpec(test_steps=60, val_steps=40))
+    gaps = {"a": [100, 101]}  # a 2-hour gap in the training period: interpolated
+    kept = make_windows(table_4g(gaps), WindowSpec(**spec))
+    masked = make_windows(table_4g(gaps), WindowSpec(**spec, train_on_interpolated=False))
+    # Hours 100 and 101 are targets of the windows whose first target is 97..101: 5 windows of cell a.
+    assert len(kept.x["train"]) - len(masked.x["train"]) == 5
+    assert kept.observed["train"].sum() < kept.observed["train"].size and masked.observed["train"].all()
+    np.testing.assert_array_equal(masked.x["test"], kept.x["test"])  # the test set is not touched
+
+
 @requires_torch
 def test_interpolated_targets_are_never_scored():
     from ranml.benchmark.metrics import accuracy

@@ -95,6 +95,10 @@ class WindowSpec(RanmlModel):
     calendar: bool = True
     scaler: Literal["standard", "minmax", "none"] = "standard"
     max_gap_steps: int = 4
+    train_on_interpolated: bool = True
+    """``false``: training and validation windows whose targets include an interpolated value are left
+    out (interpolated values are then in no loss and no metric); inputs are still interpolated.
+    Series and neighbourhood views; a grid window spans every square, so the grid view keeps them."""
     split: SplitSpec = SplitSpec()
     max_train_windows: int | None = None
     max_val_windows: int | None = None
@@ -497,6 +501,10 @@ def _series_windows(table: TelemetryTable, spec: WindowSpec) -> tuple[WindowedDa
                 f"windows: the {split} split has no complete window (series of {T} steps, window "
                 f"{L}+{H}, split at {a} / {b}); use more data, a shorter window or another split"
             )
+        if split != "test" and not spec.train_on_interpolated:  # interpolated targets out of the loss
+            first = prep.starts[pos][at] + L
+            seen = prep.observed[first[:, None] + ahead, cell[:, None]].all(axis=1)
+            cell, at = cell[seen], at[seen]
         if split == "train":
             keep = _subsample(np.arange(len(cell)), spec.max_train_windows)
             cell, at = cell[keep], at[keep]
