@@ -51,10 +51,12 @@ def zoo(quick: bool) -> list[dict[str, Any]]:
         {"name": "transformer", "params": {"d_model": 32, "layers": 1}},
         {"name": "informer", "params": {"d_model": 32, "layers": 2}},
         {"name": "autoformer", "params": {"d_model": 32, "layers": 1}},
+        {"name": "timesnet", "params": {"d_model": 16, "layers": 1 if small else 2}},
         {"name": "xlstm", "params": {"d_model": 16 if small else 32, "blocks": 2}},
         {"name": "mamba", "params": {"d_model": 16 if small else 32, "layers": 1 if small else 2}},
         {"name": "convlstm", "params": {"hidden": 8 if small else 16}},
         {"name": "histm", "params": {"d_model": 8 if small else 16, "layers": 1}},
+        {"name": "predrnnpp", "params": {"hidden": 4 if small else 8, "layers": 2}},
         {"name": "stn", "params": {"neighbourhood": 3 if small else 5, "channels": 4 if small else 8,
                                    "hidden": 4 if small else 8}},
     ]

@@ -123,7 +123,7 @@ def _check_model(cls: type[ForecastModel], m: ModelConfig, index: int, shape: Mo
 _MODEL_COST = {"persistence": 0.1, "seasonal_naive": 0.1, "nlinear": 0.3, "dlinear": 0.3, "mlp": 0.6,
                "lstm": 3.0, "gru": 5.0, "patchtst": 3.0, "tcn": 8.0, "convlstm": 15.0, "transformer": 30.0,
                "nhits": 0.5, "stn": 15.0, "xlstm": 20.0, "mamba": 20.0, "gbdt": 1.0,
-               "autoformer": 10.0, "informer": 10.0, "histm": 30.0}
+               "autoformer": 10.0, "informer": 10.0, "histm": 30.0, "timesnet": 15.0, "predrnnpp": 40.0}
 
 
 def expected_cost(job: JobSpec) -> float:

@@ -22,7 +22,8 @@ PARAMS = {"mlp": {"hidden": 16}, "lstm": {"hidden": 8}, "gru": {"hidden": 8}, "t
           "convlstm": {"hidden": 4}, "stn": {"neighbourhood": 3, "channels": 2, "hidden": 2},
           "nhits": {"hidden": 16}, "xlstm": {"d_model": 8, "blocks": 2}, "mamba": {"d_model": 8, "layers": 1},
           "gbdt": {"n_estimators": 30, "num_leaves": 8}, "autoformer": {"d_model": 8},
-          "informer": {"d_model": 8, "heads": 2}, "histm": {"d_model": 4, "state": 4}}
+          "informer": {"d_model": 8, "heads": 2}, "histm": {"d_model": 4, "state": 4},
+          "timesnet": {"d_model": 8, "hidden": 8, "layers": 1}, "predrnnpp": {"hidden": 4}}
 TOLERANCE = 1e-4
 
 

@@ -21,7 +21,7 @@ def test_reference_must_be_a_forecast_model():
 def test_zoo_has_every_model_the_issue_names():
     assert set(ZOO) == {"persistence", "seasonal_naive", "dlinear", "nlinear", "mlp", "lstm", "gru",
                         "tcn", "patchtst", "transformer", "convlstm", "stn", "nhits", "xlstm", "mamba", "gbdt",
-                        "autoformer", "informer", "histm"}
+                        "autoformer", "informer", "histm", "timesnet", "predrnnpp"}
 
 
 def test_importing_the_zoo_index_does_not_import_torch():

@@ -49,6 +49,8 @@ ZOO: dict[str, str] = {
     "autoformer": "ranml.benchmark.models.autoformer:Autoformer",
     "informer": "ranml.benchmark.models.informer:Informer",
     "histm": "ranml.benchmark.models.histm:HiSTM",
+    "timesnet": "ranml.benchmark.models.timesnet:TimesNet",
+    "predrnnpp": "ranml.benchmark.models.predrnn:PredRNNpp",
 }
 """Zoo model names and where they live."""
 
