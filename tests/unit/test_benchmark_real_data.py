@@ -330,6 +330,32 @@ def test_run_reports_gaps_targets_and_stop_reasons(tmp_path):
     assert "nlinear stopped on the time budget" not in report
 
 
+def _no_onnx_model() -> type:
+    from ranml.benchmark.models import Capabilities
+    from ranml.benchmark.models.nlinear import NLinear
+
+    class NoOnnx(NLinear):
+        name = "no_onnx"
+        capabilities = Capabilities(uses_features=False, exportable=False)
+
+    return NoOnnx
+
+
+NoOnnx = _no_onnx_model() if __import__("importlib").util.find_spec("torch") else None
+
+
+@requires_torch
+def test_a_model_without_onnx_says_so_and_carries_its_serving_path(tmp_path):
+    from ranml.benchmark import load_benchmark_config, run_benchmark
+
+    cfg = write_config(tmp_path, "  - name: nlinear\n  - name: mine\n"
+                                 "    ref: tests.unit.test_benchmark_real_data:NoOnnx\n")
+    by = {r["model"]: r for r in run_benchmark(load_benchmark_config(cfg), tmp_path / "out").records}
+    assert by["nlinear"]["serving"] == "onnx" and by["mine"]["serving"] == "torchscript"
+    assert by["mine"]["latency_p99_us"] == by["mine"]["torch_latency_p99_us"]
+    assert ">torchscript<" in (tmp_path / "out" / "report.html").read_text()
+
+
 # -- 8. progress in a non-terminal ----------------------------------------------------------------
 
 @requires_torch

@@ -37,12 +37,13 @@ RECORD_FIELDS = [
     "per_step_mae", "view", "scored_on", "targets_scored", "targets_masked", "windows_dropped",
     "points_interpolated", "longest_gap_steps", "latency_p50_us", "latency_p99_us",
     "torch_latency_p50_us", "torch_latency_p99_us", "throughput_per_s", "peak_memory_mb", "params",
-    "flops", "model_bytes", "train_seconds", "epochs", "best_epoch", "stopped_by", "energy_j",
+    "flops", "model_bytes", "serving", "train_seconds", "epochs", "best_epoch", "stopped_by", "energy_j",
     "energy_source", "inference_energy_uj", "hparams", "job_id", "error",
 ]
 """Leaderboard columns. ``scored_on`` fingerprints the test targets (the same for every model of a
 dataset and horizon, series or grid view); ``stopped_by`` is ``epochs``, ``early_stopping``,
-``time_budget`` or ``not_trainable``."""
+``time_budget`` or ``not_trainable``; ``serving`` is ``onnx``, ``torchscript`` or ``none`` (a model
+that cannot go to ONNX says how it can be served, and its latencies are the torch module's)."""
 
 
 @dataclass(frozen=True)
@@ -251,9 +252,11 @@ def _execute(spec: JobSpec, folder: Path) -> dict[str, Any]:
                            spec.kpis.threads, spec.kpis.throughput_batch)
         out.update(ort)
         out["model_bytes"] = onnx_path.stat().st_size
+        out["serving"] = "onnx"
     else:
         out["latency_p50_us"], out["latency_p99_us"] = p50, p99
         out["model_bytes"] = (folder / "checkpoint.pt").stat().st_size
+        out["serving"] = _serving_without_onnx(module, example, cls.capabilities.exportable)
     out["train_seconds"] = train_seconds
     out["epochs"], out["best_epoch"], out["stopped_by"] = report.epochs, report.best_epoch, report.stopped_by
     out["energy_j"] = meter.reading.joules
@@ -263,6 +266,27 @@ def _execute(spec: JobSpec, folder: Path) -> dict[str, Any]:
     out["hparams"] = hparams
     _write_sample(folder, data, actual, predicted)
     return out
+
+
+def _serving_without_onnx(module: Any, example: np.ndarray, exportable: bool) -> str:
+    """The serving path of a model measured without ONNX (its latencies are the torch module's).
+
+    ``onnx`` when only the KPI setting switched the export off, ``torchscript`` when it traces, else ``none``.
+    """
+    if exportable:
+        return "onnx"
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():  # torch.jit announces its deprecation
+        warnings.simplefilter("ignore")
+        try:
+            torch.jit.trace(module, torch.from_numpy(np.ascontiguousarray(example)),  # type: ignore[no-untyped-call]
+                            check_trace=False)
+        except Exception:  # any tracing failure means: no TorchScript path
+            return "none"
+    return "torchscript"
 
 
 def _write_sample(folder: Path, data: WindowedData, actual: np.ndarray, predicted: np.ndarray,

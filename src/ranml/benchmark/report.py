@@ -180,6 +180,7 @@ def render_report(cfg: BenchmarkConfig, records: list[dict[str, Any]], selection
     cols = {"mae": "MAE", "rmse": "RMSE", "smape": "sMAPE %", "mase": "MASE", "r2": "R²",
             "latency_p50_us": "p50 µs", "latency_p99_us": "p99 µs", "throughput_per_s": "batch-64 /s",
             "peak_memory_mb": "mem MB", "params": "params", "flops": "FLOPs", "model_bytes": "bytes",
+            "serving": "serving",
             "train_seconds": "train s", "energy_j": "energy J", "stopped_by": "stopped by"}
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for r in records:
