@@ -19,6 +19,9 @@ MODELS = """\
     params: {hidden: 8}
   - name: convlstm
     params: {hidden: 4}
+  - name: mlp
+    params: {hidden: 8}
+    tune: {trials: 2, pruner: none, space: {hidden: [4, 12]}}
 """
 
 
@@ -26,7 +29,11 @@ def test_dask_local_cluster_gives_the_same_metrics_as_local(tmp_path):
     path = tiny_config(tmp_path, MODELS)
     local = run_benchmark(load_benchmark_config(path), tmp_path / "local")
     dask = run_benchmark(load_benchmark_config(path), tmp_path / "dask", backend="dask", workers=2)
-    assert [r["status"] for r in dask.records] == ["ok"] * 4
+    assert [r["status"] for r in dask.records] == ["ok"] * 5
+    # The tuned model: the same search, the same best parameters, on a worker process.
+    tuned_local, tuned_dask = local.records[-1], dask.records[-1]
+    assert tuned_dask["hparams"]["tune"]["trials"] == 2
+    assert tuned_dask["hparams"]["hidden"] == tuned_local["hparams"]["hidden"]
     for x, y in zip(local.records, dask.records, strict=True):
         assert x["job_id"] == y["job_id"]
         for key in ("mae", "rmse", "smape", "wape", "mase", "r2", "params", "flops"):

@@ -24,3 +24,14 @@ def test_the_tree_module_reproduces_lightgbm():
     theirs = np.stack([b.predict(features, num_iteration=b.best_iteration) for b in model.boosters], axis=1)
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-4)
     assert model.torch_module().n_trees == sum(b.best_iteration for b in model.boosters)
+
+
+def test_the_trees_count_as_parameters():
+    from ranml.benchmark.kpis import count_params
+    from ranml.benchmark.models import TrainSettings, build_model
+
+    shape, data = toy_problem(False)
+    model = build_model("gbdt", shape, n_estimators=20, num_leaves=8, lags=24)
+    model.fit(data["x_train"], data["y_train"], data["x_val"], data["y_val"], TrainSettings())
+    module = model.torch_module()
+    assert count_params(module) == module.thr.numel() + module.value.numel() > 0

@@ -96,11 +96,14 @@ class _Trees(nn.Module):
         self.n_trees, self.n_int = (int(v) for v in tensors["thr"].shape)
         self.register_buffer("extra", torch.tensor(extra, dtype=torch.long))
         self.register_buffer("feat", tensors["feat"].reshape(-1))
-        for name in ("thr", "path", "left", "value", "step"):
+        for name in ("path", "left", "step"):
             self.register_buffer(name, tensors[name])
+        # The fitted numbers (thresholds, leaf values) are the model's parameters: counted like weights.
+        self.thr = nn.Parameter(tensors["thr"], requires_grad=False)
+        self.value = nn.Parameter(tensors["value"], requires_grad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b: dict[str, torch.Tensor] = dict(self.named_buffers())
+        b: dict[str, torch.Tensor] = {**dict(self.named_buffers()), "thr": self.thr, "value": self.value}
         lags = x[:, -self.lags :, self.target]
         features = torch.cat([lags, x[:, -1].index_select(1, b["extra"])], dim=1)  # [b, F]
         picked = features.index_select(1, b["feat"]).reshape(-1, self.n_trees, self.n_int)
