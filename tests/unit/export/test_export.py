@@ -35,7 +35,7 @@ def table():
 def trained(name, table, epochs=1):
     cls = resolve_model(name)
     spec = WindowSpec(input_steps=24, horizon=2, features=["prb_util"], max_train_windows=200,
-                                   max_val_windows=64, max_test_windows=64)
+                      max_val_windows=64, max_test_windows=64)
     view = cls.view(PARAMS.get(name, {}))
     data = make_grid_windows(table, spec) if view == "grid" else make_patch_windows(table, spec, 3) \
         if view == "patch3" else make_windows(table, spec)
