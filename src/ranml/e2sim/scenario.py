@@ -113,9 +113,28 @@ class TrafficSpec(RanmlModel):
         return self
 
 
-class EnergySpec(RanmlModel):
-    """Per-cell power model: active = base + load share; sleep power; wake-up delay."""
+EARTH_PRESETS: dict[str, tuple[int, float, float, float, float]] = {
+    # type: (N_TRX, P_max W, P0 W, Δp, P_sleep W) per transceiver chain, Auer et al. 2011, Table 2
+    "earth-macro": (6, 20.0, 130.0, 4.7, 75.0),
+    "earth-rrh": (6, 20.0, 84.0, 2.8, 56.0),
+    "earth-micro": (2, 6.3, 56.0, 2.6, 39.0),
+    "earth-pico": (2, 0.13, 6.8, 4.0, 4.3),
+}
+"""The EARTH base-station power model's parameters (G. Auer et al., "How much energy is needed to run a
+wireless network?", IEEE Wireless Communications 18(5), 2011, Table 2): input power
+``N_TRX · (P0 + Δp · P_out)`` with ``P_out = load · P_max``, and ``N_TRX · P_sleep`` asleep."""
 
+
+class EnergySpec(RanmlModel):
+    """Per-cell power model: active = base + load share; sleep power; wake-up delay.
+
+    ``preset: earth-macro`` (or ``earth-rrh``, ``earth-micro``, ``earth-pico``) takes the watts from
+    the EARTH model (:data:`EARTH_PRESETS`): ``base_w = N_TRX·P0``, ``load_w = N_TRX·Δp·P_max``,
+    ``sleep_w = N_TRX·P_sleep``; a waking cell draws ``base_w``. ``custom`` (the default) uses the
+    watts given.
+    """
+
+    preset: Literal["custom", "earth-macro", "earth-rrh", "earth-micro", "earth-pico"] = "custom"
     base_w: float = Field(default=260.0, ge=0)
     load_w: float = Field(default=440.0, ge=0)
     sleep_w: float = Field(default=35.0, ge=0)
@@ -126,6 +145,20 @@ class EnergySpec(RanmlModel):
     offload_efficiency: float = Field(default=1.0, gt=0, le=1.0,
                                       description="Mbit served per Mbit of capacity spent on offloaded load "
                                                   "(< 1: UEs served from another cell need more resources)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _earth(cls, data: object) -> object:
+        if not isinstance(data, dict) or data.get("preset", "custom") == "custom":
+            return data
+        preset = str(data["preset"])
+        if preset not in EARTH_PRESETS:
+            return data  # the Literal check names the valid presets
+        given = sorted(k for k in ("base_w", "load_w", "sleep_w") if k in data)
+        if given:
+            raise ValueError(f"preset {preset} sets the watts; drop {given} or use preset: custom")
+        n, p_max, p0, delta_p, p_sleep = EARTH_PRESETS[preset]
+        return {**data, "base_w": n * p0, "load_w": n * delta_p * p_max, "sleep_w": n * p_sleep}
 
 
 class UeSpec(RanmlModel):

@@ -86,6 +86,17 @@ def test_energy_and_integrals_accumulate():
     assert net.totals()["energy_kwh"] == pytest.approx(3 * 10 * 480 / 3.6e6, abs=1e-4)
 
 
+def test_earth_macro_preset_gives_the_published_power_model():
+    # Auer et al. 2011, Table 2, macro: 6 chains, P_max 20 W, P0 130 W, Δp 4.7, P_sleep 75 W.
+    net = make([50.0, 50.0, 50.0], energy={"preset": "earth-macro"})
+    net.step(1.0)
+    assert net.power[0] == pytest.approx(6 * (130 + 4.7 * 0.5 * 20))  # 1,062 W at half load
+    spec = Scenario(**{"energy": {"preset": "earth-micro"}}).energy
+    assert (spec.base_w, spec.load_w, spec.sleep_w) == pytest.approx((112.0, 2 * 2.6 * 6.3, 78.0))
+    with pytest.raises(ValueError, match=r"preset earth-macro sets the watts; drop \['sleep_w'\]"):
+        Scenario(**{"energy": {"preset": "earth-macro", "sleep_w": 10}})
+
+
 def test_short_term_fluctuation_has_the_configured_spread_and_keeps_the_mean():
     net = make([50.0, 50.0, 50.0], traffic={"noise_sigma": 0.2, "noise_tau": "60s"})
     own = []
