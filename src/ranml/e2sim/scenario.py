@@ -279,9 +279,14 @@ class Scenario(RanmlModel):
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Load a scenario YAML (and its ``faults_file``, relative to the scenario's folder)."""
+    """Load a scenario YAML (its ``faults_file`` and a relative ``traffic.path`` are relative to its folder)."""
     path = Path(path)
     scenario = load_yaml(path, Scenario)
+    traffic = scenario.traffic
+    if traffic.source == "file" and traffic.path and not Path(traffic.path).is_absolute():
+        local = path.parent / traffic.path
+        if local.exists() or not Path(traffic.path).exists():
+            scenario = scenario.model_copy(update={"traffic": traffic.model_copy(update={"path": str(local)})})
     if scenario.faults_file:
         extra = load_yaml(path.parent / scenario.faults_file, FaultsFile)
         names = [n.name for n in scenario.all_nodes()]
