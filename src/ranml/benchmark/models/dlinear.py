@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ranml.benchmark.models._layers import MovingAverage
 from ranml.benchmark.models._torch import TorchForecaster
 from ranml.benchmark.models.base import Capabilities
 
@@ -17,16 +18,13 @@ class _DLinear(nn.Module):
     def __init__(self, target: int, input_steps: int, horizon: int, kernel: int) -> None:
         super().__init__()
         self.target = target
-        self.kernel = kernel if kernel % 2 == 1 else kernel + 1
-        self.pool = nn.AvgPool1d(self.kernel, stride=1)
+        self.average = MovingAverage(kernel)
         self.trend = nn.Linear(input_steps, horizon)
         self.seasonal = nn.Linear(input_steps, horizon)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = x[:, :, self.target]
-        pad = (self.kernel - 1) // 2
-        padded = torch.cat([s[:, :1].expand(-1, pad), s, s[:, -1:].expand(-1, pad)], dim=1)
-        trend = self.pool(padded.unsqueeze(1)).squeeze(1)
+        trend = self.average(s.unsqueeze(2)).squeeze(2)
         return self.trend(trend) + self.seasonal(s - trend)
 
 
