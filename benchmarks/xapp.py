@@ -64,7 +64,7 @@ def main() -> int:
     ap.add_argument("--registry")
     args = ap.parse_args()
     duration = 8 if args.quick else 30
-    settings = {"history": 12, "horizon": 4, "sleep_below": 0.001}  # decide on every report, switch nothing off
+    settings = {"history": 12, "horizon": 4, "sleep_below": 0.001}  # plan every node each period, switch nothing off
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for cells in (100, 1000):

@@ -32,7 +32,7 @@ def demo_report(tmp_path_factory):
     return out
 
 
-def test_summary_shows_promotion_rollback_and_the_three_policies(demo_report):
+def test_summary_shows_promotion_rollback_and_the_four_policies(demo_report):
     summary = json.loads((demo_report / "summary.json").read_text())
     assert {"leaderboard_models", "selection", "promotions", "rollbacks", "dropped_indications",
             "closed_loop"} <= set(summary)
@@ -42,8 +42,9 @@ def test_summary_shows_promotion_rollback_and_the_three_policies(demo_report):
     assert summary["rollbacks"] and summary["rollbacks"][-1]["from"] == "1.2.0", summary["timeline"]
     assert summary["dropped_indications"] == 0
     rows = {r["policy"]: r for r in summary["closed_loop"]}
-    assert set(rows) == {"none", "reactive", "forecast"}
+    assert set(rows) == {"none", "reactive", "forecast", "oracle"}
     assert rows["none"]["energy_saving_pct"] == 0 and rows["forecast"]["energy_saving_pct"] > 0
+    assert rows["oracle"]["energy_saving_pct"] > 0  # the same planner on e2sim's true future
     for r in rows.values():
         assert {"policy", "energy_saving_pct", "overload_minutes"} <= set(r)
     page = (demo_report / "index.html").read_text()

@@ -17,7 +17,8 @@ app = typer.Typer(help="Evaluate apps against the simulated RAN.", no_args_is_he
 @handle_errors
 def closed_loop(scenario: Annotated[Path, typer.Argument(help="e2sim scenario YAML.")],
                 xapp: Annotated[str, typer.Option("--app", help="traffic-steering, energy-saving or module:app.")],
-                policy: Annotated[str, typer.Option(help="none, reactive, forecast, a comma list, or all.")] = "all",
+                policy: Annotated[str, typer.Option(
+                    help="none, reactive, forecast, oracle (e2sim's true future), a comma list, or all.")] = "all",
                 model: Annotated[str | None, typer.Option(help="Registry model NAME@VERSION for 'forecast'.")]
                 = None,
                 registry: Annotated[str | None, typer.Option(help="Registry (folder or redis:// URL).")] = None,

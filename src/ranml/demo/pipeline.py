@@ -11,9 +11,10 @@ Steps (each with a progress bar):
    retrained on the site's own KPM history of the day before (:func:`ranml.e2sim.history.record_history`)
    as v1.1.0, and a deliberately degraded v1.2.0 (trained on corrupted targets);
 4. closed loop: e2sim with the traffic-steering and energy-saving xApps as processes over RMR,
-   once per policy (none / reactive / forecast); in the forecast run ``challenger`` moves to
-   v1.1.0 (the energy-saving xApp canaries it on a share of the cells and promotes it on scored
-   forecast error) and later to v1.2.0 (rolled back);
+   once per policy (none / reactive / forecast / oracle: the same decisions on e2sim's true
+   future); in the forecast run ``challenger`` moves to v1.1.0 (the energy-saving xApp canaries
+   it on a share of the cells and promotes it on scored forecast error) and later to v1.2.0
+   (rolled back);
 5. ``index.html`` and ``summary.json`` in the output folder.
 """
 
@@ -308,13 +309,13 @@ def _closed_loop(s: DemoSettings, registry: Any, state: DemoState, work: Path, p
     scenario = work / "scenario.yaml"
     scenario.write_text(_scenario_text(s), encoding="utf-8")
     where = str(registry.where)
-    task = progress.add_task("closed loop: e2sim + traffic steering + energy saving", total=3)
-    for policy in ("none", "reactive", "forecast"):
+    task = progress.add_task("closed loop: e2sim + traffic steering + energy saving", total=4)
+    for policy in ("none", "reactive", "forecast", "oracle"):
         common: dict[str, Any] = {"policy": policy}
         if policy == "forecast":
             common.update(model=MODEL, registry=where, model_alias="champion", canary_fraction=0.67,
                           canary_min_scored=120, canary_margin_pct=1.0)
-        es = AppRun("energy-saving", {**common, "sleep_below": 0.45})
+        es = AppRun("energy-saving", common)
         ts = AppRun("traffic-steering", {**common, **({"challenger_alias": "none"} if policy == "forecast" else {})})
         samples: list[dict[str, Any]] = []
         during = _during(registry, s, state, samples, moves=policy == "forecast")

@@ -216,7 +216,7 @@ benchmark → per-loop selection → export and registry → xApps against e2sim
 <section><h2>2. Model per control loop</h2>{selection}
 <p>Deployed in the xApps: <b>{html.escape(state.chosen["model"])}</b> — {html.escape(state.chosen["why"])}</p>
 <ul>{versions}</ul></section>
-<section><h2>3. Closed loop: none / reactive / forecast</h2>
+<section><h2>3. Closed loop: none / reactive / forecast / oracle</h2>
 <p class="note">e2sim (3 gNBs × 3 cells) with the traffic-steering and energy-saving xApps as processes over RMR,
 {settings.sim_hours:g} simulated hours per policy; KPIs from e2sim's ground truth.</p>
 <div class="grid"><div>{closed}</div><div>{_closed_loop_plot(summary["closed_loop"])}</div></div></section>

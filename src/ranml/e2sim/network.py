@@ -15,10 +15,16 @@ State advances in fixed simulated ticks (vectorised over cells). Per tick and ce
 
 Cumulative integrals of every measurement are kept so that a KPM record for any granularity
 period is a difference of two snapshots divided by its length.
+
+:meth:`Network.demand` answers each cell's own demand (trace × fluctuation + steered load, as if
+every cell were awake) per period from any recent time on: the past from a one-hour record, the
+future by running the same random stream ahead on a copy. It is the ``oracle`` policy's true
+future; no control changes it, since controls only change where demand is served.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -103,6 +109,9 @@ class Network:
         self.handovers_failed = 0
         self.switches = 0
         self.time_s = 0.0
+        self._history_s = 3600.0
+        self._demand_log: np.ndarray | None = None  # own demand per tick over the last hour (ring)
+        self._tick_s = 0.0
 
     @property
     def waking(self) -> np.ndarray:
@@ -126,6 +135,7 @@ class Network:
         self.steered *= math.exp(-dt / self.steer_tau_s)
         self.own += self.steered
         np.maximum(self.own, 0.0, out=self.own)
+        self._log_demand(t, dt)
         off = self.sleeping | self.waking
         offered = np.where(off, 0.0, self.own)
         lost = np.zeros_like(offered)
@@ -167,6 +177,53 @@ class Network:
         self.overload_s += (self.unserved > 1e-9) * dt
         self.sleep_s += off * dt
         self.time_s = t + dt
+
+    def _log_demand(self, t: float, dt: float) -> None:
+        if self._demand_log is None or dt != self._tick_s:
+            self._tick_s = dt
+            self._demand_log = np.full((max(2, math.ceil(self._history_s / dt)), len(self.cells)), np.nan)
+        self._demand_log[round(t / dt) % self._demand_log.shape[0]] = self.own
+
+    def demand(self, start_s: float, period_s: float, steps: int) -> np.ndarray:
+        """Own demand / capacity per cell, averaged over ``steps`` periods from simulated ``start_s``.
+
+        Returns ``[steps, cells]``. Times before the last hour are refused; times after now are
+        simulated ahead on a copy of the fluctuation's random stream (the state is untouched).
+        """
+        dt = self._tick_s
+        if dt <= 0 or self._demand_log is None:
+            raise ValueError("no tick simulated yet")
+        now = self.time_s  # ticks at 0, dt, ..., now - dt are logged
+        if start_s < now - self._history_s + dt:
+            raise ValueError(f"start {start_s:.0f}s is more than {self._history_s:.0f}s before now ({now:.0f}s)")
+        first, last = math.floor(start_s / dt + 1e-9), math.ceil((start_s + steps * period_s) / dt - 1e-9)
+        ticks = np.empty((max(last - first, 0), len(self.cells)))
+        n_past = min(max(round(now / dt) - first, 0), ticks.shape[0])
+        ring = self._demand_log.shape[0]
+        for k in range(n_past):
+            ticks[k] = self._demand_log[(first + k) % ring]
+        if n_past < ticks.shape[0]:
+            ticks[n_past:] = self._simulate_ahead(max(first, round(now / dt)), ticks.shape[0] - n_past, dt)
+        per = ticks.reshape(steps, -1, len(self.cells)).mean(axis=1) if ticks.shape[0] % steps == 0 else \
+            np.array([ticks[round(k * period_s / dt): round((k + 1) * period_s / dt)].mean(axis=0)
+                      for k in range(steps)])
+        return np.asarray(per / self.capacity)
+
+    def _simulate_ahead(self, first_tick: int, n: int, dt: float) -> np.ndarray:
+        rng, noise, steered = copy.deepcopy(self._rng), self._noise.copy(), self.steered.copy()
+        phi = math.exp(-dt / self.noise_tau_s)
+        decay = math.exp(-dt / self.steer_tau_s)
+        out = np.empty((n, len(self.cells)))
+        for k in range(n):
+            own = self.trace.at(self.trace_offset_s + (first_tick + k) * dt, out=out[k])
+            if self.noise_sigma > 0:
+                noise *= phi
+                noise += rng.normal(0.0, self.noise_sigma * math.sqrt(1 - phi * phi), len(noise))
+                own *= np.exp(noise - self.noise_sigma**2 / 2)
+            steered *= decay
+            own += steered
+            np.maximum(own, 0.0, out=own)
+        return out
 
     # -- controls -----------------------------------------------------------------------------
     def connected(self, cell: int, k: int) -> bool:

@@ -382,12 +382,34 @@ class Simulator:
             return 200, [{"inventoryName": n.name, "connectionStatus": "CONNECTED" if n.up else "DISCONNECTED",
                           "globalNbId": {"plmnId": n.plmn.hex(), "nbId": f"{n.spec.gnb_id:022b}"}}
                          for n in self.nodes.values()]
+        if path.startswith("/future/"):
+            return self._future(path)
         if path.startswith("/v1/nodeb/"):
             node = self.nodes.get(path.rsplit("/", 1)[1])
             if node is None:
                 return 404, {"error": f"unknown RAN name; nodes are {sorted(self.nodes)}"}
             return 200, self._nodeb(node)
-        return 404, {"error": f"unknown path {path}; try /state, /totals, /summary, /v1/nodeb/<ran name>"}
+        return 404, {"error": f"unknown path {path}; try /state, /totals, /summary, /future/<start>/<period>/<steps>, "
+                             f"/v1/nodeb/<ran name>"}
+
+    def _future(self, path: str) -> tuple[int, Any]:
+        """``/future/<start epoch s>/<period s>/<steps>``: each cell's true demand per period (the oracle's input)."""
+        net = self.network
+        assert net is not None
+        try:
+            start, period, steps = (float(p) for p in path.split("/")[2:5])
+        except ValueError:
+            return 400, {"error": "use /future/<start, seconds since the epoch>/<period seconds>/<steps>"}
+        if not (0 < period <= 86400 and 1 <= steps <= 288 and steps == int(steps)):
+            return 400, {"error": "period must be in (0, 86400] seconds and steps in 1..288"}
+        try:
+            demand = net.demand(start - self.epoch_s, period, int(steps))
+        except ValueError as exc:
+            return 400, {"error": str(exc)}
+        keys = [node.cell_cgi(c).text() for node in self.nodes.values() for c in node.cells]
+        index = [c for node in self.nodes.values() for c in node.cells]
+        return 200, {"start": start, "period_s": period, "now": self.epoch_s + net.time_s,
+                     "cells": {k: demand[:, i].round(5).tolist() for k, i in zip(keys, index, strict=True)}}
 
     def _nodeb(self, node: E2Node) -> dict[str, Any]:
         """E2 manager style node view (its RAN function definitions as hex)."""

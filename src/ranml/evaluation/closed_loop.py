@@ -4,7 +4,9 @@ For each policy the scenario runs once from the same start (e2sim holds its cloc
 xApp has subscribed), and the outcome is read from e2sim's ground truth: energy, unserved
 traffic, overload minutes, handovers and controls; the xApp contributes its deadline misses and
 the indications it received (``dropped_indications`` = sent by e2sim − received by the xApp).
-The ``none`` policy (the app observes, never acts) is the baseline for the energy saving.
+The ``none`` policy (the app observes, never acts) is the baseline for the energy saving;
+``oracle`` runs the same decisions on the true future that e2sim answers at ``/future`` (the
+upper bound of what a forecast can bring).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from ranml.errors import RanmlError
 __all__ = ["POLICIES", "AppRun", "Session", "policy_row", "run_closed_loop", "run_policy", "run_session"]
 
 log = logging.getLogger("ranml.evaluation")
-POLICIES = ("none", "reactive", "forecast")
+POLICIES = ("none", "reactive", "forecast", "oracle")
 
 
 def _free_port() -> int:
@@ -113,7 +115,10 @@ def run_session(scenario: Path, apps: list[AppRun], workdir: Path, *, tag: str =
         for label, spec in zip(labels, apps, strict=True):
             xapp_port, http_port = _free_port(), _free_port()
             config_file = workdir / f"config-{tag}-{label.replace(':', '_').replace('/', '_')}.json"
-            config_file.write_text(json.dumps(spec.config), encoding="utf-8")
+            config = dict(spec.config)
+            if config.get("policy") == "oracle" and not config.get("oracle_url"):
+                config["oracle_url"] = f"http://127.0.0.1:{state_port}"  # the true future, from e2sim
+            config_file.write_text(json.dumps(config), encoding="utf-8")
             session.http_ports[label] = http_port
             procs[label] = subprocess.Popen(
                 _cli("xapp", "run", spec.app, "--rmr-port", str(xapp_port), "--http-port", str(http_port), "--state",

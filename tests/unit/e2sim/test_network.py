@@ -123,3 +123,23 @@ def test_co_sited_offload_with_an_efficiency_penalty():
     assert net.unserved[0] == pytest.approx(40.0 - 25.0)
     with pytest.raises(Exception, match="offload"):
         Scenario(**{"energy": {"offload": "everywhere"}})
+
+
+def test_demand_ahead_is_what_then_happens_with_noise_and_controls():
+    cells = [CellSpec(name=f"c{i}", capacity_mbps=100.0) for i in range(3)]
+    t = np.linspace(0, 1, 50)[:, None]
+    trace = TrafficTrace(60.0, 40.0 + 30.0 * np.sin(6 * t + np.arange(3)))
+    sc = Scenario(traffic={"noise_sigma": 0.2, "noise_tau": "2min"})
+    net = Network(sc, cells, [0, 0, 0], [[1, 2], [0, 2], [0, 1]], trace)
+    for _ in range(600):
+        net.step(1.0)
+    ahead = net.demand(net.time_s - 120.0, 60.0, 6)  # two periods past, four ahead
+    assert ahead.shape == (6, 3)
+    net.switch(2, sleep=True)  # controls change where demand is served, not the demand
+    for _ in range(240):
+        net.step(1.0)
+    after = net.demand(net.time_s - 360.0, 60.0, 6)  # the same six periods, now all in the past
+    np.testing.assert_allclose(ahead, after, rtol=1e-12)
+    assert ahead.std() > 0.01  # the fluctuation is in it, not only the trace
+    with pytest.raises(ValueError, match="before now"):
+        net.demand(net.time_s - 3700.0, 60.0, 2)  # older than the one-hour record

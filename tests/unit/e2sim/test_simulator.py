@@ -81,6 +81,15 @@ def test_faults_bad_input_and_ground_truth_api():
             assert status == 200 and [f["ranFunctionId"] for f in nodeb["gnb"]["ranFunctions"]] == [2, 3, 4]
             assert (await asyncio.to_thread(get, sim.state_port, "/v1/nodeb/x"))[0] == 404
             assert (await asyncio.to_thread(get, sim.state_port, "/nope"))[0] == 404
+            # the oracle's true future: keys are the cells' NR CGI text, as xApps key their reports
+            start = sim.epoch_s + sim.network.time_s - 10
+            status, future = await asyncio.to_thread(get, sim.state_port, f"/future/{start}/5/4")
+            keys = {f"{c['plmn']}:{c['nr_cell_id']:09x}" for c in state["cells"]}
+            assert status == 200 and set(future["cells"]) == keys
+            assert all(len(v) == 4 and min(v) >= 0 for v in future["cells"].values())
+            assert (await asyncio.to_thread(get, sim.state_port, "/future/x/5/4"))[0] == 400
+            assert (await asyncio.to_thread(get, sim.state_port, f"/future/{start}/5/999"))[0] == 400
+            assert (await asyncio.to_thread(get, sim.state_port, f"/future/{sim.epoch_s - 7200}/5/2"))[0] == 400
         finally:
             sim.stop()
             summary = await run

@@ -7,7 +7,6 @@ import asyncio
 import json
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 
 from ranml.e2sim.a1mediator import A1Mediator
@@ -154,11 +153,14 @@ def test_mediator_rest_api_and_delivery():
     assert not sent
 
 
-def test_energy_saving_honours_the_sleep_schedule(monkeypatch):
-    """The xApp's decision with crafted views: a scheduled cell sleeps only inside its window and
-    is woken before the window ends; an unscheduled cell follows its forecast."""
+def test_energy_saving_honours_the_sleep_schedule():
+    """The xApp on real reports of one node (coverage cell 1, capacity cells 2 and 3, low load):
+    the scheduled cell 2 sleeps only inside its window and is woken before the window ends; the
+    unscheduled cell 3 follows the plan."""
+    from ranml.protocols.e2sm import NrCgi
+    from ranml.xapp.app import CellReport
     from ranml.xapp.apps import energy_saving as es
-    from ranml.xapp.cell_load import CellView
+    from ranml.xapp.cell_load import MEASUREMENTS, LoadModel
 
     switches = []
 
@@ -169,33 +171,32 @@ def test_energy_saving_honours_the_sleep_schedule(monkeypatch):
 
     settings = es.EnergySavingSettings(policy="reactive", min_dwell_periods=0)
     schedule = SleepSchedule.parse({"cells": {"00f110:000000002": [[1000, 5000]]}})
-    load = SimpleNamespace(period_s=60.0, views={})
+    load = LoadModel(settings)
     ctx = Ctx(config=settings, app_state=es.EnergySavingState(load, schedule),
-              counters={"switch_off": 0, "switch_on": 0, "switch_refused": 0},
+              counters={"switch_off": 0, "switch_on": 0, "switch_refused": 0, "plans": 0},
               state=SimpleNamespace(set=lambda *a: None))
-    peer = CellView("00f110:000000001", "gnb_1", 0.2, 5, False, 0.0)
 
-    def observe(ctx_, load_, r):
-        return CellView(r.key, "gnb_1", r.util, 5, r.off, r.time, np.zeros(0))
+    def period(t):  # every cell of the node reports the period ending at t
+        for cell in (1, 2, 3):
+            off = dict(switches).get(cell, False)  # the last switch of the cell: asleep?
+            used, avail = (0.0, 0) if off else (15.0, 273)
+            r = CellReport("gnb_1", NrCgi(b"\x00\xf1\x10", cell), t - 60.0, 60.0, MEASUREMENTS,
+                           ((used, avail, 5, 300.0),))
+            asyncio.run(es.report(ctx, r))
 
-    monkeypatch.setattr(es, "observe", observe)
-    monkeypatch.setattr(es, "neighbours", lambda views, view: [peer])
-
-    def report(key, t, util, off=False):
-        from ranml.protocols.e2sm import NrCgi
-
-        r = SimpleNamespace(key=key, time=t, util=util, off=off, meid="gnb_1",
-                            cell=NrCgi(b"\x00\xf1\x10", int(key.split(":")[1], 16)))
-        asyncio.run(es.report(ctx, r))
-
-    report("00f110:000000002", 500, 0.1)  # scheduled, before its window: stays on
-    report("00f110:000000003", 500, 0.1)  # not scheduled: low load, sleeps
+    period(440)  # the node's first period: its cells are learnt, nothing is decided
+    assert switches == []
+    period(500)  # cell 2 is scheduled and before its window: stays on; cell 3 is not scheduled: sleeps
     assert switches == [(3, True)]
-    report("00f110:000000002", 1500, 0.1)  # inside the window: sleeps
+    for t in range(560, 1000, 60):
+        period(t)
+    assert switches == [(3, True)]  # cell 2 still outside its window
+    period(1040)  # inside the window: cell 2 sleeps
     assert switches[-1] == (2, True)
-    report("00f110:000000002", 4000, float("nan"), off=True)  # asleep, window still long: stays asleep
-    assert switches[-1] == (2, True)
-    report("00f110:000000002", 4750, float("nan"), off=True)  # 250 s before the end (lead 300 s): wakes
+    for t in range(1100, 4700, 60):
+        period(t)  # asleep, window still long: stays asleep
+    assert switches == [(3, True), (2, True)]
+    period(4760)  # 240 s before the end (lead 300 s): wakes, whatever the plan says
     assert switches[-1] == (2, False)
 
 
