@@ -199,14 +199,11 @@ class Network:
         first, last = math.floor(start_s / dt + 1e-9), math.ceil((start_s + steps * period_s) / dt - 1e-9)
         ticks = np.empty((max(last - first, 0), len(self.cells)))
         n_past = min(max(round(now / dt) - first, 0), ticks.shape[0])
-        ring = self._demand_log.shape[0]
-        for k in range(n_past):
-            ticks[k] = self._demand_log[(first + k) % ring]
+        ticks[:n_past] = self._demand_log[np.arange(first, first + n_past) % self._demand_log.shape[0]]
         if n_past < ticks.shape[0]:
             ticks[n_past:] = self._simulate_ahead(max(first, round(now / dt)), ticks.shape[0] - n_past, dt)
-        per = ticks.reshape(steps, -1, len(self.cells)).mean(axis=1) if ticks.shape[0] % steps == 0 else \
-            np.array([ticks[round(k * period_s / dt): round((k + 1) * period_s / dt)].mean(axis=0)
-                      for k in range(steps)])
+        per = np.array([ticks[round(k * period_s / dt): round((k + 1) * period_s / dt)].mean(axis=0)
+                        for k in range(steps)])
         return np.asarray(per / self.capacity)
 
     def _simulate_ahead(self, first_tick: int, n: int, dt: float) -> np.ndarray:
