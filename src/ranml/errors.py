@@ -26,6 +26,7 @@ __all__ = [
     "DependencyError",
     "DeployError",
     "ExportError",
+    "FederationError",
     "ModelError",
     "PolicyError",
     "RanmlError",
@@ -94,3 +95,9 @@ class PolicyError(RanmlError):
     """An A1 policy operation was refused or the A1 mediator could not be reached."""
 
     exit_code = 9
+
+
+class FederationError(RanmlError):
+    """A federated or split learning run cannot start or proceed (engine, sites, updates)."""
+
+    exit_code = 10

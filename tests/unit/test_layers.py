@@ -17,7 +17,7 @@ import pytest
 ONLINE = ["ranml.serving", "ranml.xapp", "ranml.rapp", "ranml.dapp", "ranml.e2sim", "ranml.telemetry",
           "ranml.protocols", "ranml.host"]
 OFFLINE = ["torch", "optuna", "flwr", "ranml.benchmark", "ranml.export", "ranml.evaluation", "ranml.agent",
-           "ranml.demo", "ranml.cli", "ranml.deploy"]
+           "ranml.demo", "ranml.cli", "ranml.deploy", "ranml.federated"]
 
 _BLOCKED_IMPORT = textwrap.dedent("""
     import importlib, importlib.abc, pkgutil, sys

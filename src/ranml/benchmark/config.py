@@ -37,6 +37,8 @@ class SynthSource(RanmlModel):
     seed: int = 0
     start: str = "2026-03-02"
     holidays: list[str] = []
+    business_range: tuple[Annotated[float, Field(ge=0, le=1)], Annotated[float, Field(ge=0, le=1)]] = (0.0, 1.0)
+    """Range of the cells' business share: a narrow range gives the data one traffic mix."""
 
 
 class FileSource(RanmlModel):

@@ -117,7 +117,8 @@ def _load(cfg: DatasetConfig) -> TelemetryTable:
     src = cfg.source
     if src.kind == "synth":
         return generate(SynthSpec(cells=src.cells, days=src.days, step=src.step, seed=src.seed,
-                                  start=src.start, holidays=tuple(src.holidays)))
+                                  start=src.start, holidays=tuple(src.holidays),
+                                  business_range=src.business_range))
     if src.kind == "file":
         return load_table(src.path, src.step, src.columns, src.kpis, sort=src.sort, origin=src.origin)
     table = load_milan(src.paths)

@@ -6,6 +6,7 @@ import copy
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,7 @@ def train_module(
     y_val: np.ndarray,
     settings: TrainSettings,
     on_epoch: EpochCallback | None = None,
+    penalty: Callable[[Any], Any] | None = None,
 ) -> FitReport:
     """Train ``net`` with Adam; stop early on the validation loss and restore the best weights.
 
@@ -62,6 +64,9 @@ def train_module(
     on_epoch
         Called after each epoch with ``(epoch, train_loss, val_loss)``; may raise (e.g. Optuna's
         pruning) to abort.
+    penalty
+        Added to every batch's loss: ``penalty(net)`` returns a scalar tensor (e.g. FedProx's
+        proximal term ``mu/2 · ||w − w_global||²``). It is not part of the reported losses.
     """
     import torch
 
@@ -89,7 +94,7 @@ def train_module(
             loss = loss_fn(net(xt[idx]), yt[idx])
             if not torch.isfinite(loss):
                 raise ModelError(f"training diverged at epoch {epoch} (loss is {loss.item()}); lower lr")
-            loss.backward()
+            (loss if penalty is None else loss + penalty(net)).backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
             opt.step()
             total += float(loss.item()) * len(idx)
@@ -109,7 +114,8 @@ def train_module(
         if settings.max_seconds is not None and time.perf_counter() - start > settings.max_seconds:
             stopped_by = "time_budget"
             break
-    net.load_state_dict(best_state)
+    if settings.restore_best:
+        net.load_state_dict(best_state)
     net.eval()
     elapsed = time.perf_counter() - start
     log.debug("trained %d epochs in %.2fs (best %d, %s)", epoch, elapsed, best_epoch, stopped_by)

@@ -18,11 +18,13 @@ from ranml.cli import (
     e2sim,
     evaluate,
     export,
+    fl,
     helm,
     rapp,
     registry,
     rmr,
     serve,
+    sl,
     xapp,
 )
 
@@ -33,11 +35,13 @@ app.add_typer(benchmark.app, name="benchmark")
 app.add_typer(dapp.app, name="dapp")
 app.add_typer(data.app, name="data")
 app.add_typer(e2sim.app, name="e2sim")
+app.add_typer(fl.app, name="fl")
 app.add_typer(helm.app, name="helm")
 app.add_typer(rapp.app, name="rapp")
 app.add_typer(evaluate.app, name="eval")
 app.add_typer(registry.app, name="registry")
 app.add_typer(rmr.app, name="rmr")
+app.add_typer(sl.app, name="sl")
 app.add_typer(xapp.app, name="xapp")
 app.command("demo")(demo.demo)
 app.command("export")(export.export)

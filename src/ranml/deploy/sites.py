@@ -130,7 +130,9 @@ def load_site(path: Path) -> Site:
             raise DeployError(f"{where}.values: must be a mapping of chart values")
         if any(r.name == rname for r in releases):
             raise DeployError(f"{where}.name: release {rname} is defined twice")
-        merged = deep_merge(deep_merge(shared, per_chart[chart]), values)
+        # shared values reach the charts that have them (a Flower SuperNode has no model to serve)
+        known = {f.alias or n for n, f in CHART_VALUES[chart].model_fields.items()}
+        merged = deep_merge(deep_merge({k: v for k, v in shared.items() if k in known}, per_chart[chart]), values)
         merged["site"] = name
         releases.append(Release(rname, chart, merged, where))
     return Site(name=name, kind=str(site.get("kind", "")), path=path, releases=releases)

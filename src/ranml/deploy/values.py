@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-__all__ = ["CHART_VALUES", "DAppValues", "E2simValues", "RAppValues", "ServingValues", "XAppValues"]
+__all__ = ["CHART_VALUES", "DAppValues", "E2simValues", "FlValues", "RAppValues", "ServingValues", "XAppValues"]
 
 QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$"
 HOST_PORT = r"^[A-Za-z0-9.-]+:[0-9]{1,5}$"
@@ -251,10 +251,26 @@ class E2simValues(Common):
     speed: float = Field(default=1.0, gt=0)
 
 
+class FlValues(Common):
+    """``ranml-fl``: one Flower role per release, in the FL training image (``.venv-fl``).
+
+    ``superlink``: the federation's server side (cloud); ``supernode``: one site's client, next to
+    its gNBs, which trains on that site's data (``site`` names it; ``superlink`` is where it
+    connects). Both answer ``GET /health`` on ``httpPort``.
+    """
+
+    role: Literal["superlink", "supernode"]
+    http_port: int = Field(default=9092, ge=1, le=65535, description="Flower's HTTP API (Fleet/Control/Runtime)")
+    superlink: str = Field(default="", pattern=r"^$|" + HOST_PORT[1:], description="host:port (supernode role)")
+    fl_site: str = Field(default="", pattern=r"^$|^[a-z0-9][a-z0-9-]{0,39}$",
+                         description="the site's name in the federated run (default: the site's name)")
+
+
 CHART_VALUES: dict[str, type[Common]] = {
     "ranml-xapp": XAppValues,
     "ranml-serving": ServingValues,
     "ranml-rapp": RAppValues,
     "ranml-dapp": DAppValues,
     "ranml-e2sim": E2simValues,
+    "ranml-fl": FlValues,
 }

@@ -39,6 +39,10 @@ class Lineage(RanmlModel):
     dataset: str | None = None
     dataset_hash: str | None = None
     config_hash: str | None = None
+    training: dict[str, Any] | None = None
+    """How a model not trained in one place was trained: for federated learning ``kind: federated``,
+    the engine, the strategy, rounds, local epochs and the sites with their training windows; for
+    split learning the cut point. ``None``: centralised training (a benchmark job)."""
 
 
 class Parity(RanmlModel):

@@ -75,6 +75,9 @@ class SynthSpec:
         Log-normal spread of cell scales (1.28: top 10 % of cells ≈ half the traffic).
     zero_level
         Load (relative to the cell's scale) under which slots may report zero activity.
+    business_range
+        Range of the cells' business share (0: residential evening peak, 1: office daytime peak
+        and quiet weekends). A narrow range gives a site one traffic mix (non-IID sites).
     """
 
     cells: int = 16
@@ -91,6 +94,7 @@ class SynthSpec:
     scale_sigma: float = 1.28
     zero_level: float = 0.15
     kpis: tuple[str, ...] = field(default=tuple(SYNTH_KPIS))
+    business_range: tuple[float, float] = (0.0, 1.0)
 
     def validate(self) -> None:
         """Raise :class:`DataError` naming the bad parameter."""
@@ -103,6 +107,9 @@ class SynthSpec:
             raise DataError(f"step must divide one day, got {self.step!r}; use e.g. '15min'")
         if not 0 <= self.missing_rate < 0.5:
             raise DataError(f"missing_rate must be in [0, 0.5), got {self.missing_rate}")
+        low, high = self.business_range
+        if not 0.0 <= low <= high <= 1.0:
+            raise DataError(f"business_range must satisfy 0 <= low <= high <= 1, got {self.business_range}")
         unknown = set(self.kpis) - set(SYNTH_KPIS)
         if unknown:
             raise DataError(f"unknown synthetic KPIs {sorted(unknown)}; valid: {SYNTH_KPIS}")
@@ -204,7 +211,8 @@ def generate(spec: SynthSpec | None = None, **overrides: object) -> TelemetryTab
     # Per-cell character: scale (heavy tail), business vs residential mix, diurnal depth.
     # Neighbouring cells serve similar areas: business mix and diurnal depth vary smoothly.
     scale = np.exp(rng.normal(0.0, spec.scale_sigma, k)) * 20.0
-    business = _smooth_static(rng.uniform(0.0, 1.0, k), k)
+    low, high = spec.business_range
+    business = low + (high - low) * _smooth_static(rng.uniform(0.0, 1.0, k), k)
     depth = _smooth_static(rng.uniform(0.0, 1.0, k), k) ** DEPTH_POWER
     ratio = np.exp(math.log(2.5) + (math.log(20.0) - math.log(2.5)) * depth)
     shape = np.stack([_daily_shape(hours, business[j], ratio[j]) for j in range(k)], axis=1)

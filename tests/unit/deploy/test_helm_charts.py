@@ -125,7 +125,7 @@ def test_broken_site_values_fail_at_render_with_the_field_named(tmp_path, edit, 
     (lambda d: d["site"].update(name="Milan 01!"), "site.name: 'Milan 01!' is not a valid label value"),
     (lambda d: d["releases"][0].update(chart="ranml-xap"), "releases[0].chart: unknown chart 'ranml-xap'"),
     (lambda d: d["releases"][2].update(name="Traffic_Steering"), "releases[2].name"),
-    (lambda d: d["releases"].append(copy.deepcopy(d["releases"][1])), "releases[3].name: release traffic-steering "
+    (lambda d: d["releases"].append(copy.deepcopy(d["releases"][1])), "releases[6].name: release traffic-steering "
                                                                       "is defined twice"),
 ])
 def test_broken_site_structure_is_refused_with_the_key_named(tmp_path, edit, expected):
@@ -164,3 +164,31 @@ def test_cli_render_and_check(tmp_path):
     assert result.exit_code == 1
     assert "at '/rmrPort': maximum: got 99,999, want 65,535" in result.output
     assert json.loads((tmp_path / "r.json").read_text())["problems"]
+
+
+def test_federated_learning_runs_as_a_superlink_and_one_supernode_per_site():
+    lab = load_site(HELM / "sites" / "lab.yaml")
+    pods = {}
+    for release in lab.releases_of("ranml-fl"):
+        deployment = next(d for d in _docs(render_release(HELM, release)) if d["kind"] == "Deployment")
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        pods[release.name] = container["args"]
+        assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert pods["fl-superlink"][:2] == ["fl", "superlink"]
+    assert pods["fl-north"][:2] == ["fl", "supernode"] and "--site=north" in pods["fl-north"]
+    assert "--site=south" in pods["fl-south"]
+    assert all("--superlink=fl-superlink-ranml-fl.ranml:9092" in pods[n] for n in ("fl-north", "fl-south"))
+    # a real site's SuperNode is named after the site's federated name, and the site's model values stay out
+    milan = load_site(HELM / "sites" / "milan-urban-gpu.yaml").releases_of("ranml-fl")[0]
+    assert "model" not in milan.values
+    args = next(d for d in _docs(render_release(HELM, milan)) if d["kind"] == "Deployment")
+    assert "--site=milan" in args["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+def test_a_supernode_without_its_superlink_fails_at_render_naming_it(tmp_path):
+    def edit(data):
+        data["releases"].append({"name": "fl-lost", "chart": "ranml-fl", "values": {"role": "supernode"}})
+
+    site = load_site(_site_copy(tmp_path, "lab", edit))
+    with pytest.raises(DeployError, match="superlink is required for role supernode"):
+        render_release(HELM, site.releases_of("ranml-fl")[-1])

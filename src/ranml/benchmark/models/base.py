@@ -101,6 +101,9 @@ class TrainSettings:
     seed: int = 0
     threads: int = 1
     loss: str = "mse"
+    restore_best: bool = True
+    """Load the weights of the best validation epoch at the end; ``False`` keeps the last epoch's
+    (local steps of federated learning, where the server decides what is kept)."""
 
 
 @dataclass(frozen=True)
