@@ -60,8 +60,6 @@ def _numpy(arrays: ArrayRecord) -> dict[str, np.ndarray]:
     return {k: v.numpy() for k, v in arrays.items()}
 
 
-
-
 class Coordinator:
     """Runs one federation: waits for the sites, then rounds, then the final evaluation.
 
