@@ -278,7 +278,9 @@ def run_site(folder: Path, cut: str, port: int) -> dict[str, Any]:
                 fields, grads = link.call("Train", {"step": step}, [c.detach().numpy() for c in crossing]
                                           + [y[idx].numpy()])
                 t2 = time.perf_counter()
-                torch.autograd.backward(list(crossing), [torch.from_numpy(g) for g in grads])
+                # a crossing tensor computed from the window alone (a normalisation statistic) has no graph
+                pairs = [(c, torch.from_numpy(g)) for c, g in zip(crossing, grads, strict=True) if c.requires_grad]
+                torch.autograd.backward([c for c, _ in pairs], [g for _, g in pairs])
                 opt.step()
                 t3 = time.perf_counter()
                 train_bytes += link.sent + link.received - before_bytes
