@@ -158,7 +158,6 @@ class LocalFederation:
     def start_site(self, site: str) -> None:
         """Start (or restart) the SuperNode of ``site``, behind a degraded link if its faults say so."""
         link = self.cfg.site(site).faults.link
-        target = self.link_port
         if link.active and f"link-{site}" not in self._procs:
             proxy = free_port()
             self._spawn(f"link-{site}", [
@@ -167,7 +166,7 @@ class LocalFederation:
                 "--loss", str(link.loss), "--seed", str(self.cfg.seed)], self.home / "links")
             self._wait_port(f"link-{site}", proxy)
             self._link_ports[site] = proxy
-        target = self._link_ports.get(site, target)
+        target = self._link_ports.get(site, self.link_port)
         port = free_port()
         self._spawn(f"site-{site}", [
             "flower-supernode", "--insecure", "--superlink", f"127.0.0.1:{target}",

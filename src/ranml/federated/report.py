@@ -8,9 +8,9 @@ from typing import Any
 
 from ranml.plots import svg
 
-__all__ = ["write_report"]
+__all__ = ["PAGE_CSS", "write_report"]
 
-_CSS = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse;"
+PAGE_CSS = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse;"
         "margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}th:first-child,"
         "td:first-child{text-align:left}h2{margin-top:2em}")
 
@@ -89,7 +89,7 @@ def write_report(folder: Path, summary: dict[str, Any], record: dict[str, Any]) 
         for r in record["rounds"])
     ratio = summary.get("val_mae_vs_central")
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>ranml federated: {html.escape(lin['model'])}
-</title><style>{_CSS}</style></head><body>
+</title><style>{PAGE_CSS}</style></head><body>
 <h1>Federated run: {html.escape(lin['model'])} with {html.escape(lin['strategy']['name'])}</h1>
 <p>{len(lin['sites'])} sites, {summary['rounds']} rounds of {lin['local_epochs']} local epochs on Flower
 ({html.escape(lin['engine'])}). Validation MAE over all sites {_num(summary['val_mae'])},

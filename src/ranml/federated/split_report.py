@@ -7,14 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from ranml.federated.config import SplitConfig
+from ranml.federated.report import PAGE_CSS
 from ranml.plots import svg
 
 __all__ = ["write_split_report"]
-
-_CSS = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse;"
-        "margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}th:first-child,"
-        "td:first-child{text-align:left}")
-
 
 def _tradeoff(records: list[dict[str, Any]], title: str) -> str:
     import matplotlib.pyplot as plt
@@ -51,7 +47,7 @@ def write_split_report(folder: Path, cfg: SplitConfig, records: list[dict[str, A
         f"<td>{r['site_energy_j']:.1f} ({html.escape(r['energy_source'])})</td><td>{r['recoveries']}</td></tr>"
         for r in records)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>ranml split learning: {html.escape(cfg.model)}
-</title><style>{_CSS}</style></head><body><h1>Split learning: {html.escape(cfg.model)} on site
+</title><style>{PAGE_CSS}</style></head><body><h1>Split learning: {html.escape(cfg.model)} on site
 {html.escape(cfg.site.name)}</h1><p>{cfg.epochs} epochs, batch {cfg.batch_size}; the site runs the layers up to the
 cut, the server the rest, over gRPC. Moving the cut later puts more weights and compute on the site; what crosses the
 link per step is the activations at the cut (and their gradients back) plus the targets.</p>
